@@ -1,0 +1,179 @@
+/**
+ * The configuration schema. Every key has a default except `dataDir` and
+ * `trustAnchors`; docs/configuration.md documents each key. Relative paths
+ * are resolved against the directory of the config file.
+ */
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const size = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a size like "10MB", "512KB" or a number of bytes, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `expected a duration like "30s", "5m", "14d" or milliseconds, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+/** "host:port", "[v6]:port" or a bare port (binds 127.0.0.1). */
+const listenAddress = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const text = String(value).trim();
+    const bare = /^\d+$/.exec(text);
+    const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+    const v4 = /^([^:[\]]+):(\d+)$/.exec(text);
+    const host = bare ? '127.0.0.1' : v6 ? v6[1] : v4 ? v4[1] : undefined;
+    const port = Number(bare ? bare[0] : v6 ? v6[2] : v4 ? v4[2] : NaN);
+    if (host === undefined || !Number.isInteger(port) || port < 0 || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `expected "host:port" (e.g. "127.0.0.1:10587") or a port, got ${JSON.stringify(value)}` });
+      return z.NEVER;
+    }
+    return { host, port };
+  });
+
+/** smtp://host:port, smtps://host:port or maildir:PATH */
+const relayTarget = z.string().refine((value) => /^(smtps?:\/\/[^/?#]+\/?(\?.*)?|maildir:.+)$/.test(value.trim()), {
+  message: 'expected "smtp://host:port", "smtps://host:port" or "maildir:PATH"',
+});
+
+const cidr = z.string().refine(
+  (value) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(value.trim()),
+  { message: 'expected an IP address or network like "10.0.0.0/8" or "::1/128"' },
+);
+
+const tlsFiles = z
+  .object({
+    /** PEM certificate chain for STARTTLS. */
+    cert: z.string(),
+    /** PEM private key for STARTTLS (a file, never inline). */
+    key: z.string(),
+  })
+  .strict();
+
+const nextHop = z
+  .object({
+    /** Require STARTTLS towards an smtp:// next hop (default: opportunistic). */
+    requireTls: z.boolean().default(false),
+    /** Verify the next hop's certificate. */
+    verifyCertificate: z.boolean().default(true),
+    /** Extra CA file (PEM) to verify the next hop's certificate with. */
+    caFile: z.string().optional(),
+    /** SMTP AUTH user at the next hop; the password comes from passwordFile. */
+    user: z.string().optional(),
+    passwordFile: z.string().optional(),
+    /** Time for the whole delivery to the next hop. */
+    timeout: duration.default(120_000),
+  })
+  .strict();
+
+function listenerSchema(defaults: { listen: string; relay: string }) {
+  return z
+    .object({
+      listen: listenAddress.prefault(defaults.listen),
+      relay: relayTarget.default(defaults.relay),
+      nextHop: nextHop.prefault({}),
+      tls: tlsFiles.optional(),
+      requireTls: z.boolean().default(false),
+      clientNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
+      auth: z
+        .object({
+          /** File of "user:scrypt-hash" lines (see `siegel passwd`). */
+          credentialsFile: z.string().optional(),
+          /** Clients must authenticate (from any network). */
+          required: z.boolean().default(false),
+        })
+        .strict()
+        .prefault({}),
+      maxMessageSize: size.default(52_428_800),
+      maxRecipients: z.number().int().positive().default(100),
+      maxConnections: z.number().int().positive().default(100),
+      socketTimeout: duration.default(300_000),
+    })
+    .strict();
+}
+
+export const configSchema = z
+  .object({
+    /** Where identities, the database and demo mail live. */
+    dataDir: z.string().min(1),
+    /** Directory of trusted CA certificates (PEM or DER). */
+    trustAnchors: z.string().min(1),
+    /** File holding the master key that encrypts private keys at rest (or env SIEGEL_MASTER_KEY). */
+    masterKeyFile: z.string().optional(),
+    /** Mail domains of the administration (staff senders). */
+    internalDomains: z.array(z.string()).default([]),
+    /** authserv-id for Authentication-Results headers. */
+    authservId: z.string().optional(),
+    /** Host name in SMTP greetings. */
+    hostname: z.string().optional(),
+    log: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        submission: listenerSchema({ listen: '127.0.0.1:10587', relay: 'maildir:mail/outbound' }).prefault({}),
+        inbound: listenerSchema({ listen: '127.0.0.1:10025', relay: 'maildir:mail/inbound' }).prefault({}),
+      })
+      .strict()
+      .prefault({}),
+    signing: z
+      .object({
+        /** Sign outbound mail of enrolled mailboxes. */
+        enabled: z.boolean().default(true),
+        /** multipart (RFC 8551 multipart/signed, clear-signed) or opaque (application/pkcs7-mime). */
+        mode: z.enum(['multipart', 'opaque']).default('multipart'),
+        /** Recipient addresses or domains ("example.org") that get opaque signatures. */
+        opaqueFor: z.array(z.string()).default([]),
+        /** Include the issuing CA certificates (never the root). */
+        includeChain: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    web: z
+      .object({
+        listen: listenAddress.prefault('127.0.0.1:8080'),
+        publicUrl: z.string().url().default('http://127.0.0.1:8080'),
+      })
+      .strict()
+      .prefault({}),
+    largeFiles: z
+      .object({
+        threshold: size.default(10_485_760),
+      })
+      .strict()
+      .prefault({}),
+    limits: z
+      .object({
+        /** Deepest MIME nesting processed. */
+        mimeDepth: z.number().int().positive().default(50),
+        /** Most MIME parts processed in one message. */
+        mimeParts: z.number().int().positive().default(10_000),
+        /** Largest header block of one part. */
+        headerSize: size.default(1_048_576),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+export type ListenerConfig = Config['smtp']['submission'];
+export type NextHopConfig = ListenerConfig['nextHop'];

@@ -1,0 +1,13 @@
+import type { PipelineMessage, PipelineResult, Stage, StageAction, StageContext } from './types.js';
+
+/** Runs stages in order; each stage sees the previous stage's output. */
+export async function runStages(stages: readonly Stage[], message: PipelineMessage, context: StageContext): Promise<PipelineResult> {
+  const actions: StageAction[] = [];
+  let current = message;
+  for (const stage of stages) {
+    const result = await stage.run(current, context);
+    actions.push(result.action);
+    current = result.message;
+  }
+  return { message: current, actions };
+}

@@ -1,0 +1,47 @@
+/**
+ * What flows through a pipeline: the SMTP envelope and the exact message
+ * bytes. Stages return a new PipelineMessage; untouched bytes stay untouched.
+ */
+export interface Envelope {
+  /** MAIL FROM address ('' for the null sender). */
+  readonly mailFrom: string;
+  /** RCPT TO addresses, in order. */
+  readonly rcptTo: readonly string[];
+}
+
+export interface PipelineMessage {
+  readonly envelope: Envelope;
+  /** The complete message (headers and body) as bytes. */
+  readonly raw: Buffer;
+}
+
+/** What a stage did, for the one log line per message. */
+export interface StageAction {
+  readonly stage: string;
+  /** Short machine-readable outcome, e.g. "signed", "unchanged", "skipped". */
+  readonly action: string;
+  /** Extra fields for the log line (never message content or secrets). */
+  readonly detail?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export interface StageContext {
+  /** Queue id of this message, for logs. */
+  readonly queueId: string;
+  /** The injected clock. */
+  readonly now: () => Date;
+}
+
+export interface StageResult {
+  readonly message: PipelineMessage;
+  readonly action: StageAction;
+}
+
+export interface Stage {
+  readonly name: string;
+  run(message: PipelineMessage, context: StageContext): Promise<StageResult>;
+}
+
+export interface PipelineResult {
+  readonly message: PipelineMessage;
+  readonly actions: readonly StageAction[];
+}
