@@ -6,6 +6,7 @@
 import { createPrivateKey, createHash, randomBytes, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { arrayBufferOf } from './bytes.js';
 
 export type KeySpec = 'rsa2048' | 'rsa3072' | 'rsa4096' | 'p256' | 'p384';
 export type MailboxUsage = 'sign' | 'encrypt' | 'both';
@@ -191,13 +192,13 @@ function setName(target: pkijs.RelativeDistinguishedNames, name: DistinguishedNa
 }
 
 function subjectOf(issued: Issued): DistinguishedName {
-  const cert = pkijs.Certificate.fromBER(issued.certificate);
+  const cert = pkijs.Certificate.fromBER(arrayBufferOf(issued.certificate));
   const names = Object.fromEntries(Object.entries(attributeOids).map(([k, v]) => [v, k]));
   return cert.subject.typesAndValues.map((tv) => [names[tv.type] ?? tv.type, String(tv.value.valueBlock.value)] as const);
 }
 
 async function issuerKeyId(issuer: Issued): Promise<ArrayBuffer> {
-  const cert = pkijs.Certificate.fromBER(issuer.certificate);
+  const cert = pkijs.Certificate.fromBER(arrayBufferOf(issuer.certificate));
   const ski = cert.extensions?.find((e) => e.extnID === '2.5.29.14');
   if (ski) return (asn1js.fromBER(ski.extnValue.valueBlock.valueHexView).result as asn1js.OctetString).valueBlock.valueHexView.slice().buffer;
   return createHash('sha1').update(Buffer.from(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView)).digest().buffer as ArrayBuffer;
