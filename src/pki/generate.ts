@@ -146,8 +146,8 @@ async function build(
   const serial = randomBytes(16);
   serial[0] = (serial[0] ?? 0) & 0x7f | 0x01;
   cert.serialNumber = new asn1js.Integer({ valueHex: serial.buffer.slice(serial.byteOffset, serial.byteOffset + serial.length) });
-  setName(cert.subject, options.subject);
-  setName(cert.issuer, issuerName);
+  cert.subject = nameOf(options.subject);
+  cert.issuer = nameOf(issuerName);
   cert.notBefore = timeOf(notBefore);
   cert.notAfter = timeOf(notAfter);
   const selfSigned = issuerKey === keys.privateKey;
@@ -178,8 +178,12 @@ async function generateKeys(spec: KeySpec): Promise<CryptoKeyPair> {
   );
 }
 
-function setName(target: pkijs.RelativeDistinguishedNames, name: DistinguishedName): void {
-  for (const [attr, value] of name) {
+/**
+ * One RDN per attribute, as real PKIs issue them. pkijs would put all
+ * attributes into a single multi-valued RDN, so the SEQUENCE is built here.
+ */
+function nameOf(name: DistinguishedName): pkijs.RelativeDistinguishedNames {
+  const rdns = name.map(([attr, value]) => {
     const type = attributeOids[attr] ?? attr;
     const asn1 =
       attr === 'C' || attr === 'serialNumber'
@@ -187,8 +191,9 @@ function setName(target: pkijs.RelativeDistinguishedNames, name: DistinguishedNa
         : attr === 'emailAddress'
           ? new asn1js.IA5String({ value })
           : new asn1js.Utf8String({ value });
-    target.typesAndValues.push(new pkijs.AttributeTypeAndValue({ type, value: asn1 }));
-  }
+    return new asn1js.Set({ value: [new pkijs.AttributeTypeAndValue({ type, value: asn1 }).toSchema()] });
+  });
+  return pkijs.RelativeDistinguishedNames.fromBER(new asn1js.Sequence({ value: rdns }).toBER(false));
 }
 
 function subjectOf(issued: Issued): DistinguishedName {

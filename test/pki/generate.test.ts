@@ -27,3 +27,13 @@ describe('test PKI generator', () => {
     expect(x509.issuer).toContain('CN=Test Issuing CA');
   });
 });
+
+describe('distinguished names', () => {
+  it('writes one RDN per attribute, as real PKIs do', async () => {
+    const root = await createRootCa({ subject: [['C', 'DE'], ['O', 'Test'], ['CN', 'Test Root']], keySpec: 'p256' });
+    const x509 = new X509Certificate(root.certificate);
+    expect(x509.subject.split('\n')).toEqual(['C=DE', 'O=Test', 'CN=Test Root']);
+    const text = execFileSync('openssl', ['x509', '-noout', '-subject', '-nameopt', 'RFC2253'], { input: toPem('CERTIFICATE', root.certificate) }).toString();
+    expect(text.trim()).toBe('subject=CN=Test Root,O=Test,C=DE');
+  });
+});
