@@ -1,0 +1,156 @@
+/**
+ * The gateway's own identities: import with validation, and the lookup the
+ * signing stage uses. The store is asked on every lookup (cheap: one indexed
+ * query) so that an identity the CLI enrolls while `siegel serve` runs is
+ * used at once; only decrypted keys are cached, in memory.
+ */
+import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { SiegelError } from '../errors.js';
+import { isValidAt } from '../pki/certificate-info.js';
+import { matchesKey, orderChain } from '../pki/key-material.js';
+import type { SigningIdentity, SigningIdentityResolver } from './identity.js';
+import type { IdentityRecord, IdentityRole, IdentityState, IdentityStore } from './identity-store.js';
+import { normalizeMailbox, validateImport } from './import-validation.js';
+import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
+import type { MasterKey } from './master-key.js';
+
+export type Clock = () => Date;
+
+export interface ImportRequest {
+  readonly mailbox: string;
+  readonly privateKey: KeyObject;
+  readonly certificate: Buffer;
+  readonly chain: readonly Buffer[];
+}
+
+/** An identity for display; holds no key material. */
+export interface IdentitySummary {
+  readonly id: string;
+  readonly mailbox: string;
+  readonly role: IdentityRole;
+  readonly state: IdentityState;
+  readonly subject: string | null;
+  readonly issuer: string | null;
+  readonly serial: string | null;
+  readonly notBefore: Date | null;
+  readonly notAfter: Date | null;
+  readonly createdAt: Date;
+}
+
+export interface ImportResult {
+  readonly identity: IdentitySummary;
+  /** false when the same certificate was already enrolled (re-import is idempotent). */
+  readonly created: boolean;
+}
+
+export class Keystore implements SigningIdentityResolver {
+  readonly #store: IdentityStore;
+  readonly #masterKey: MasterKey;
+  readonly #clock: Clock;
+  /** Decrypted keys by record id; a record's key never changes under its id (id = certificate hash). */
+  readonly #keys = new Map<string, KeyObject>();
+
+  constructor(store: IdentityStore, masterKey: MasterKey, clock: Clock) {
+    this.#store = store;
+    this.#masterKey = masterKey;
+    this.#clock = clock;
+  }
+
+  /** Validates and stores an identity; `now` is the time validity is checked at. */
+  async importIdentity(request: ImportRequest, now: Date = this.#clock()): Promise<ImportResult> {
+    const mailbox = normalizeMailbox(request.mailbox);
+    const { info, role } = validateImport(mailbox, request.privateKey, request.certificate, now);
+    const existing = await this.#store.get(info.sha256);
+    if (existing) {
+      if (existing.mailbox !== mailbox) {
+        throw new SiegelError('ENROLL_REJECTED', `certificate for "${info.subject}" (serial ${info.serialHex}) is already enrolled for ${existing.mailbox}`);
+      }
+      return { identity: summarize(existing), created: false };
+    }
+    const publicKeySha256 = spkiHash(new X509Certificate(request.certificate));
+    const record: IdentityRecord = {
+      id: info.sha256,
+      mailbox,
+      role,
+      state: 'active',
+      certificate: Buffer.from(request.certificate),
+      chain: orderChain(request.certificate, request.chain),
+      encryptedKey: encryptPrivateKey(this.#masterKey, request.privateKey),
+      publicKeySha256,
+      request: null,
+      subject: info.subject,
+      issuer: info.issuer,
+      serial: info.serialHex,
+      notBefore: info.notBefore,
+      notAfter: info.notAfter,
+      createdAt: this.#clock(),
+    };
+    await this.#store.put(record);
+    // A pending request (`siegel enroll request`) for this key is fulfilled now.
+    for (const pending of await this.#store.forPublicKey(publicKeySha256)) {
+      if (pending.state === 'pending' && pending.mailbox === mailbox) await this.#store.remove(pending.id);
+    }
+    return { identity: summarize(record), created: true };
+  }
+
+  /**
+   * The newest (latest notBefore) active signing identity valid at `at`,
+   * with the newest valid encryption-capable certificate of the mailbox.
+   */
+  async signingIdentity(mailbox: string, at: Date): Promise<SigningIdentity | undefined> {
+    const address = mailbox.trim().toLowerCase();
+    const usable = (await this.#store.forMailbox(address)).filter(
+      (r): r is IdentityRecord & { certificate: Buffer; notBefore: Date; notAfter: Date } =>
+        r.state === 'active' && r.certificate !== null && r.notBefore !== null && r.notAfter !== null && isValidAt({ notBefore: r.notBefore, notAfter: r.notAfter }, at),
+    );
+    const signer = usable.filter((r) => r.role !== 'encrypt').sort(newestFirst)[0];
+    if (!signer) return undefined;
+    const encryption = usable.filter((r) => r.role !== 'sign').sort(newestFirst)[0];
+    return {
+      mailbox: address,
+      certificate: signer.certificate,
+      chain: signer.chain,
+      privateKey: this.keyOf(signer),
+      encryptionCertificate: encryption?.certificate,
+    };
+  }
+
+  async list(): Promise<IdentitySummary[]> {
+    return (await this.#store.list()).map(summarize);
+  }
+
+  async close(): Promise<void> {
+    this.#keys.clear();
+    await this.#store.close();
+  }
+
+  private keyOf(record: IdentityRecord & { certificate: Buffer }): KeyObject {
+    const cached = this.#keys.get(record.id);
+    if (cached) return cached;
+    const label = `${record.mailbox} (${record.id.slice(0, 16)})`;
+    const key = decryptPrivateKey(this.#masterKey, record.encryptedKey, label);
+    // The sealed key is not bound to its row; a key copied between rows must not sign.
+    if (!matchesKey(new X509Certificate(record.certificate), key)) {
+      throw new SiegelError('IDENTITY_UNAVAILABLE', `stored key of ${label} does not match its certificate`);
+    }
+    this.#keys.set(record.id, key);
+    return key;
+  }
+}
+
+export function summarize(record: IdentityRecord): IdentitySummary {
+  const { id, mailbox, role, state, subject, issuer, serial, notBefore, notAfter, createdAt } = record;
+  return { id, mailbox, role, state, subject, issuer, serial, notBefore, notAfter, createdAt };
+}
+
+function newestFirst(a: IdentityRecord, b: IdentityRecord): number {
+  return (
+    (b.notBefore?.getTime() ?? 0) - (a.notBefore?.getTime() ?? 0) ||
+    (b.notAfter?.getTime() ?? 0) - (a.notAfter?.getTime() ?? 0) ||
+    a.id.localeCompare(b.id)
+  );
+}
+
+export function spkiHash(x509: X509Certificate): string {
+  return createHash('sha256').update(x509.publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
+}

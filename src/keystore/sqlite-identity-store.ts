@@ -1,0 +1,205 @@
+/**
+ * IdentityStore on node:sqlite (`<dataDir>/siegel.db`). Synchronous
+ * underneath (DatabaseSync); each call is one short statement or
+ * transaction, so the event loop is held for microseconds.
+ */
+import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import { SiegelError } from '../errors.js';
+import { checkRecord, type IdentityRecord, type IdentityRole, type IdentityState, type IdentityStore } from './identity-store.js';
+import { openDatabase, type Migration } from './sqlite-database.js';
+
+/** Steps for PRAGMA user_version; exported so a shared migration list can include them. */
+export const identityMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE identities (
+        id TEXT PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('sign', 'encrypt', 'both')),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'retired')),
+        certificate BLOB,
+        encrypted_key BLOB NOT NULL,
+        public_key_sha256 TEXT NOT NULL,
+        request BLOB,
+        subject TEXT,
+        issuer TEXT,
+        serial TEXT,
+        not_before INTEGER,
+        not_after INTEGER,
+        created_at INTEGER NOT NULL,
+        CHECK (state = 'pending' OR certificate IS NOT NULL)
+      ) STRICT;
+      CREATE INDEX identities_mailbox ON identities (mailbox);
+      CREATE INDEX identities_public_key ON identities (public_key_sha256);
+      CREATE TABLE identity_chain (
+        identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        certificate BLOB NOT NULL,
+        PRIMARY KEY (identity_id, position)
+      ) STRICT;
+    `,
+  },
+];
+
+const COLUMNS = 'id, mailbox, role, state, certificate, encrypted_key, public_key_sha256, request, subject, issuer, serial, not_before, not_after, created_at';
+const ORDER = 'ORDER BY mailbox, created_at, id';
+
+type Row = Record<string, SQLOutputValue>;
+
+export class SqliteIdentityStore implements IdentityStore {
+  readonly file: string;
+  #db: DatabaseSync | undefined;
+
+  private constructor(db: DatabaseSync, file: string) {
+    this.#db = db;
+    this.file = file;
+  }
+
+  /** Opens (creating and migrating as needed) `<dataDir>/siegel.db`. */
+  static open(dataDir: string, warn: (message: string) => void = () => {}): SqliteIdentityStore {
+    const { db, file } = openDatabase(dataDir, identityMigrations, warn);
+    return new SqliteIdentityStore(db, file);
+  }
+
+  async put(record: IdentityRecord): Promise<void> {
+    checkRecord(record);
+    const db = this.db();
+    this.guard('store identity', () => {
+      db.exec('BEGIN IMMEDIATE');
+      try {
+        db.prepare(
+          `INSERT INTO identities (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (id) DO UPDATE SET mailbox = excluded.mailbox, role = excluded.role, state = excluded.state,
+             certificate = excluded.certificate, encrypted_key = excluded.encrypted_key,
+             public_key_sha256 = excluded.public_key_sha256, request = excluded.request, subject = excluded.subject,
+             issuer = excluded.issuer, serial = excluded.serial, not_before = excluded.not_before,
+             not_after = excluded.not_after, created_at = excluded.created_at`,
+        ).run(
+          record.id,
+          record.mailbox.toLowerCase(),
+          record.role,
+          record.state,
+          record.certificate,
+          record.encryptedKey,
+          record.publicKeySha256,
+          record.request,
+          record.subject,
+          record.issuer,
+          record.serial,
+          record.notBefore?.getTime() ?? null,
+          record.notAfter?.getTime() ?? null,
+          record.createdAt.getTime(),
+        );
+        db.prepare('DELETE FROM identity_chain WHERE identity_id = ?').run(record.id);
+        const insert = db.prepare('INSERT INTO identity_chain (identity_id, position, certificate) VALUES (?, ?, ?)');
+        record.chain.forEach((der, position) => insert.run(record.id, position, der));
+        db.exec('COMMIT');
+      } catch (err) {
+        db.exec('ROLLBACK');
+        throw err;
+      }
+    });
+  }
+
+  async get(id: string): Promise<IdentityRecord | undefined> {
+    return this.select(`SELECT ${COLUMNS} FROM identities WHERE id = ?`, id)[0];
+  }
+
+  async list(): Promise<IdentityRecord[]> {
+    return this.select(`SELECT ${COLUMNS} FROM identities ${ORDER}`);
+  }
+
+  async forMailbox(mailbox: string): Promise<IdentityRecord[]> {
+    return this.select(`SELECT ${COLUMNS} FROM identities WHERE mailbox = ? ${ORDER}`, mailbox.trim().toLowerCase());
+  }
+
+  async forPublicKey(publicKeySha256: string): Promise<IdentityRecord[]> {
+    return this.select(`SELECT ${COLUMNS} FROM identities WHERE public_key_sha256 = ? ${ORDER}`, publicKeySha256.toLowerCase());
+  }
+
+  async remove(id: string): Promise<boolean> {
+    const db = this.db();
+    return this.guard('remove identity', () => Number(db.prepare('DELETE FROM identities WHERE id = ?').run(id).changes) > 0);
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db;
+    this.#db = undefined;
+    db?.close();
+  }
+
+  private select(sql: string, ...params: string[]): IdentityRecord[] {
+    const db = this.db();
+    return this.guard('read identities', () => {
+      const rows = db.prepare(sql).all(...params);
+      if (rows.length === 0) return [];
+      const chains = this.chainsOf(db, rows.map((row) => text(row.id)));
+      return rows.map((row) => toRecord(row, chains.get(text(row.id)) ?? []));
+    });
+  }
+
+  private chainsOf(db: DatabaseSync, ids: string[]): Map<string, Buffer[]> {
+    const chains = new Map<string, Buffer[]>();
+    // One query per id keeps the statement simple; lists are small (mailboxes x certificates).
+    const statement = db.prepare('SELECT certificate FROM identity_chain WHERE identity_id = ? ORDER BY position');
+    for (const id of ids) {
+      chains.set(
+        id,
+        statement.all(id).map((row) => blob(row.certificate) ?? Buffer.alloc(0)),
+      );
+    }
+    return chains;
+  }
+
+  private db(): DatabaseSync {
+    if (!this.#db) throw new SiegelError('STORAGE_FAILED', 'identity store is closed');
+    return this.#db;
+  }
+
+  private guard<T>(what: string, action: () => T): T {
+    try {
+      return action();
+    } catch (err) {
+      if (err instanceof SiegelError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      throw new SiegelError('STORAGE_FAILED', `cannot ${what} in ${this.file}: ${message}`, { cause: err });
+    }
+  }
+}
+
+function toRecord(row: Row, chain: Buffer[]): IdentityRecord {
+  return {
+    id: text(row.id),
+    mailbox: text(row.mailbox),
+    role: text(row.role) as IdentityRole,
+    state: text(row.state) as IdentityState,
+    certificate: blob(row.certificate),
+    chain,
+    encryptedKey: blob(row.encrypted_key) ?? Buffer.alloc(0),
+    publicKeySha256: text(row.public_key_sha256),
+    request: blob(row.request),
+    subject: optionalText(row.subject),
+    issuer: optionalText(row.issuer),
+    serial: optionalText(row.serial),
+    notBefore: date(row.not_before),
+    notAfter: date(row.not_after),
+    createdAt: date(row.created_at) ?? new Date(0),
+  };
+}
+
+function text(value: SQLOutputValue | undefined): string {
+  return typeof value === 'string' ? value : String(value ?? '');
+}
+
+function optionalText(value: SQLOutputValue | undefined): string | null {
+  return value === null || value === undefined ? null : text(value);
+}
+
+function blob(value: SQLOutputValue | undefined): Buffer | null {
+  return value instanceof Uint8Array ? Buffer.from(value) : null;
+}
+
+function date(value: SQLOutputValue | undefined): Date | null {
+  return typeof value === 'number' || typeof value === 'bigint' ? new Date(Number(value)) : null;
+}
