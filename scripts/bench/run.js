@@ -1,0 +1,204 @@
+#!/usr/bin/env node
+// Relay benchmark: messages per second through `siegel serve` for 10 KB
+// messages with signing on and off (same plumbing, same next hop), and the
+// peak memory (VmHWM) of the gateway process while it signs one 50 MB
+// message. The gateway runs in its own process; the client and the counting
+// next hop run here. Usage: npm run bench [-- --messages 2000 --concurrency 16]
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { createRootCa, issueCa, issueMailbox } from '../../dist/pki/generate.js';
+import { toPem } from '../../dist/pki/pem.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
+);
+const MESSAGES = Number(args.messages ?? 2000);
+const CONCURRENCY = Number(args.concurrency ?? 16);
+const KEY = args.key ?? 'rsa3072';
+const sender = 'poststelle@bench.example';
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startSink() {
+  let received = 0;
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    size: 200 * 1024 * 1024,
+    onData(stream, _session, cb) {
+      stream.on('data', () => {});
+      stream.on('end', () => {
+        received++;
+        cb(null, 'queued');
+      });
+    },
+  });
+  return new Promise((resolve) => {
+    server.listen(0, '127.0.0.1', () => resolve({ port: server.server.address().port, count: () => received, close: () => new Promise((r) => server.close(r)) }));
+  });
+}
+
+async function setup(dir) {
+  const rootCa = await createRootCa({ subject: [['C', 'DE'], ['CN', 'Bench Root']], keySpec: 'rsa3072' });
+  const ca = await issueCa(rootCa, { subject: [['C', 'DE'], ['CN', 'Bench CA']], keySpec: 'rsa3072' });
+  const leaf = await issueMailbox(ca, { subject: [['C', 'DE'], ['CN', 'Poststelle']], email: sender, keySpec: KEY });
+  for (const d of ['trust', 'data']) execFileSync('mkdir', ['-p', path.join(dir, d)]);
+  writeFileSync(path.join(dir, 'trust', 'root.pem'), toPem('CERTIFICATE', rootCa.certificate));
+  writeFileSync(path.join(dir, 'ca.pem'), toPem('CERTIFICATE', ca.certificate));
+  writeFileSync(path.join(dir, 'leaf.pem'), toPem('CERTIFICATE', leaf.certificate));
+  writeFileSync(path.join(dir, 'leaf.key'), leaf.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  writeFileSync(path.join(dir, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
+}
+
+function writeConfig(dir, name, { port, relay, signing }) {
+  const file = path.join(dir, `${name}.yaml`);
+  writeFileSync(
+    file,
+    `dataDir: data\ntrustAnchors: trust\nmasterKeyFile: master.key\nlog: { level: warn }\n` +
+      `smtp:\n  submission:\n    listen: 127.0.0.1:${port}\n    relay: ${relay}\n    maxMessageSize: 100MB\n    maxConnections: 200\n` +
+      `signing:\n  enabled: ${signing}\n`,
+  );
+  return file;
+}
+
+function siegel(argv, options = {}) {
+  return execFileSync(process.execPath, [path.join(root, 'bin/siegel.js'), ...argv], { encoding: 'utf8', ...options });
+}
+
+async function startGateway(configFile, port) {
+  const child = spawn(process.execPath, [path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return child;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('gateway did not start');
+}
+
+function stopGateway(child) {
+  return new Promise((resolve) => {
+    child.on('exit', resolve);
+    child.kill('SIGTERM');
+  });
+}
+
+function message(size) {
+  const body = Buffer.alloc(size, 'Sehr geehrte Damen und Herren, dies ist ein Test. ').toString('latin1').replace(/(.{72})/g, '$1\r\n');
+  return `From: ${sender}\r\nTo: empfaenger@example.org\r\nSubject: Bench\r\nMessage-ID: <${randomBytes(8).toString('hex')}@bench.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}\r\n`;
+}
+
+async function throughput(port) {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true, pool: true, maxConnections: CONCURRENCY, maxMessages: Infinity });
+  const raw = message(10 * 1024);
+  const latencies = [];
+  let next = 0;
+  const warmup = Math.min(100, MESSAGES / 10);
+  const worker = async (count) => {
+    while (next < count) {
+      next++;
+      const t0 = performance.now();
+      await transport.sendMail({ envelope: { from: sender, to: ['empfaenger@example.org'] }, raw });
+      latencies.push(performance.now() - t0);
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, () => worker(warmup)));
+  latencies.length = 0;
+  next = 0;
+  const start = performance.now();
+  await Promise.all(Array.from({ length: CONCURRENCY }, () => worker(MESSAGES)));
+  const seconds = (performance.now() - start) / 1000;
+  transport.close();
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
+  return { rate: MESSAGES / seconds, p50: pct(50), p99: pct(99) };
+}
+
+function peakMemory(pid) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) * 1024;
+}
+
+async function largeMessage(dir, signing) {
+  const port = await freePort();
+  const maildir = path.join(dir, `large-${signing}`);
+  const config = writeConfig(dir, `large-${signing}`, { port, relay: `maildir:${maildir}`, signing });
+  const child = await startGateway(config, port);
+  const before = peakMemory(child.pid);
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port, secure: false, ignoreTLS: true });
+  const raw = Buffer.from(message(50 * 1024 * 1024));
+  const t0 = performance.now();
+  await transport.sendMail({ envelope: { from: sender, to: ['empfaenger@example.org'] }, raw });
+  const ms = performance.now() - t0;
+  const peak = peakMemory(child.pid);
+  transport.close();
+  await stopGateway(child);
+  const delivered = readdirSync(path.join(maildir, 'new')).length;
+  return { peak, idle: before, ms, delivered };
+}
+
+const mb = (n) => `${(n / 1024 / 1024).toFixed(0)} MB`;
+
+async function main() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'siegel-bench-'));
+  try {
+    await setup(dir);
+    const sink = await startSink();
+    const rows = [];
+    const results = {};
+    for (const signing of [false, true]) {
+      const port = await freePort();
+      const config = writeConfig(dir, `relay-${signing}`, { port, relay: `smtp://127.0.0.1:${sink.port}`, signing });
+      if (signing) siegel(['enroll', 'import', '--config', config, '--mailbox', sender, '--cert', path.join(dir, 'leaf.pem'), '--key', path.join(dir, 'leaf.key'), '--chain', path.join(dir, 'ca.pem')]);
+      const child = await startGateway(config, port);
+      const before = sink.count();
+      const r = await throughput(port);
+      await stopGateway(child);
+      results[signing ? 'sign' : 'pass'] = r;
+      rows.push([signing ? `sign (${KEY})` : 'pass-through', r.rate.toFixed(0), r.p50.toFixed(1), r.p99.toFixed(1), String(sink.count() - before)]);
+    }
+    await sink.close();
+    const ratio = results.sign.rate / results.pass.rate;
+    const pass50 = await largeMessage(dir, false);
+    const sign50 = await largeMessage(dir, true);
+    console.log(`\nRelay, 10 KB messages, ${CONCURRENCY} connections, ${MESSAGES} messages per run (after warm-up):\n`);
+    console.log('| mode | msg/s | p50 ms | p99 ms | delivered |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    for (const row of rows) console.log(`| ${row.join(' | ')} |`);
+    console.log(`\nsign / pass-through throughput: ${(ratio * 100).toFixed(0)}% (target >= 70%)\n`);
+    console.log('One 50 MB message through the relay (maildir next hop), gateway process peak RSS (VmHWM):\n');
+    console.log('| mode | peak RSS | idle RSS | time ms | delivered |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    console.log(`| pass-through | ${mb(pass50.peak)} | ${mb(pass50.idle)} | ${pass50.ms.toFixed(0)} | ${pass50.delivered} |`);
+    console.log(`| sign (${KEY}) | ${mb(sign50.peak)} | ${mb(sign50.idle)} | ${sign50.ms.toFixed(0)} | ${sign50.delivered} |`);
+    console.log(`\npeak memory signing 50 MB: ${mb(sign50.peak)} (target < 200 MB)`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

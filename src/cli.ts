@@ -1,0 +1,115 @@
+/**
+ * The `siegel` command. Each subcommand is a thin wrapper that loads the
+ * config and calls a function in src/commands/.
+ */
+import { existsSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { loadConfig } from './config/load.js';
+import { errorMessage } from './errors.js';
+import { createLogger } from './log.js';
+import { certsList } from './commands/certs-list.js';
+import { ExitCode, type CommandContext } from './commands/context.js';
+import { defaultDemoDir, prepareDemo } from './commands/demo.js';
+import { enrollImport } from './commands/enroll-import.js';
+import { health } from './commands/health.js';
+import { outboundFilter } from './commands/outbound.js';
+import { passwd } from './commands/passwd.js';
+import { serve } from './commands/serve.js';
+
+export interface CliIo {
+  stdin?: NodeJS.ReadableStream;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+  env?: NodeJS.ProcessEnv;
+  now?: () => Date;
+}
+
+interface ConfigOptions {
+  config?: string;
+  demo?: boolean | string;
+}
+
+export async function main(argv: readonly string[], io: CliIo = {}): Promise<number> {
+  const stdin = io.stdin ?? process.stdin;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const env = io.env ?? process.env;
+  const now = io.now ?? (() => new Date());
+  let exitCode: number = ExitCode.ok;
+
+  const context = async (opts: ConfigOptions, defaultLogLevel = 'info'): Promise<CommandContext> => {
+    const file = await configFile(opts, env, now, (line) => stderr.write(`${line}\n`));
+    const config = loadConfig({ file, env });
+    const level = env.SIEGEL_LOG__LEVEL ? config.log.level : defaultLogLevel === 'info' ? config.log.level : defaultLogLevel;
+    return { config, stdin, stdout, stderr, env, now, logger: createLogger(level, stderr) };
+  };
+  const run =
+    <T>(fn: (opts: T) => Promise<number>) =>
+    async (opts: T): Promise<void> => {
+      exitCode = await fn(opts);
+    };
+
+  const program = new Command('siegel')
+    .description('S/MIME gateway: signs, verifies and encrypts mail with certificates from the authorities\' PKI')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => stdout.write(s), writeErr: (s) => stderr.write(s) })
+    .showHelpAfterError();
+  const withConfig = (cmd: Command) =>
+    cmd
+      .option('-c, --config <file>', 'config file (default: $SIEGEL_CONFIG or ./siegel.yaml)')
+      .addOption(new Option('--demo [dir]', `use the demo set-up (created on first use in ${defaultDemoDir}/)`));
+
+  withConfig(program.command('serve').description('run the SMTP listeners'))
+    .action(run(async (opts: ConfigOptions) => serve(await context(opts))));
+
+  withConfig(program.command('outbound').description('outbound pipeline as a filter: message on stdin, processed message on stdout'))
+    .option('--from <addr>', 'envelope sender (default: the From header)')
+    .option('--to <addr...>', 'envelope recipients (default: To and Cc headers)')
+    .action(run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => outboundFilter(await context(opts, 'warn'), opts)));
+
+  const enroll = program.command('enroll').description('enroll mailbox identities');
+  withConfig(enroll.command('import').description('import a mailbox identity (PKCS#12, or certificate + key)'))
+    .requiredOption('--mailbox <addr>', 'mailbox address the certificate is for')
+    .option('--p12 <file>', 'PKCS#12 file (.p12/.pfx)')
+    .option('--passphrase-file <file>', 'file holding the PKCS#12 passphrase (or env SIEGEL_P12_PASSPHRASE)')
+    .option('--cert <file>', 'certificate (PEM or DER)')
+    .option('--key <file>', 'private key (PEM or DER)')
+    .option('--key-passphrase-file <file>', 'file holding the passphrase of an encrypted --key')
+    .option('--chain <file>', 'issuing CA certificates (PEM)')
+    .action(
+      run(async (opts: ConfigOptions & Parameters<typeof enrollImport>[1]) => {
+        const { config: _c, demo: _d, ...rest } = opts;
+        return enrollImport(await context(opts, 'warn'), rest);
+      }),
+    );
+
+  const certs = program.command('certs').description('show certificates');
+  withConfig(certs.command('list').description('list enrolled identities'))
+    .option('--json', 'machine-readable output')
+    .action(run(async (opts: ConfigOptions & { json?: boolean }) => certsList(await context(opts, 'warn'), { json: opts.json })));
+
+  withConfig(program.command('passwd').description('print a credentials-file line for SMTP AUTH (password read from stdin)'))
+    .requiredOption('--user <name>', 'login name')
+    .action(run(async (opts: ConfigOptions & { user: string }) => passwd(await context(opts, 'warn'), { user: opts.user })));
+
+  withConfig(program.command('health').description('check that the submission listener answers'))
+    .action(run(async (opts: ConfigOptions) => health(await context(opts, 'warn'))));
+
+  try {
+    await program.parseAsync([...argv], { from: argv === process.argv ? 'node' : 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    stderr.write(`siegel: ${errorMessage(err)}\n`);
+    return ExitCode.failure;
+  }
+  return exitCode;
+}
+
+async function configFile(opts: ConfigOptions, env: NodeJS.ProcessEnv, now: () => Date, say: (line: string) => void): Promise<string> {
+  if (opts.demo) return prepareDemo(typeof opts.demo === 'string' ? opts.demo : defaultDemoDir, env, now, say);
+  const file = opts.config ?? env.SIEGEL_CONFIG ?? (existsSync('siegel.yaml') ? 'siegel.yaml' : undefined);
+  if (!file) {
+    throw new Error('no configuration: pass --config FILE, set SIEGEL_CONFIG, put siegel.yaml in the current directory, or try --demo');
+  }
+  return file;
+}

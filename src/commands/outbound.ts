@@ -1,0 +1,42 @@
+/**
+ * `siegel outbound`: the outbound pipeline as a filter (stdin -> stdout).
+ * Exit codes follow sysexits so MTAs and scripts can react: 0 written,
+ * 75 (EX_TEMPFAIL) try again later, 65 (EX_DATAERR) the input cannot be
+ * processed. Nothing is written on failure, so the caller keeps the message.
+ */
+import { errorCatalog, errorMessage, SiegelError } from '../errors.js';
+import { createOutboundPipeline } from '../pipeline/outbound.js';
+import { openKeystore } from '../keystore/open.js';
+import type { CommandContext } from './context.js';
+import { envelopeFromHeaders } from './envelope-from-headers.js';
+import { readAll } from './read-stream.js';
+import { randomQueueId } from '../pipeline/queue-id.js';
+
+export const EX_DATAERR = 65;
+export const EX_TEMPFAIL = 75;
+
+export async function outboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
+  const keystore = openKeystore(ctx.config, ctx.env, ctx.now);
+  try {
+    const raw = await readAll(ctx.stdin, ctx.config.smtp.submission.maxMessageSize);
+    const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
+    const pipeline = createOutboundPipeline({ config: ctx.config, identities: keystore, now: ctx.now });
+    const queueId = randomQueueId();
+    const result = await pipeline({ envelope, raw }, queueId);
+    await write(ctx.stdout, result.message.raw);
+    ctx.logger.info({ queueId, from: envelope.mailFrom, to: envelope.rcptTo, actions: result.actions.map((a) => `${a.stage}:${a.action}`) }, 'outbound filter');
+    return 0;
+  } catch (err) {
+    ctx.stderr.write(`siegel outbound: ${errorMessage(err)}\n`);
+    const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
+    return permanent ? EX_DATAERR : EX_TEMPFAIL;
+  } finally {
+    keystore.close();
+  }
+}
+
+function write(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
+  return new Promise((resolve, reject) => {
+    stream.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}

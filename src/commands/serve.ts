@@ -1,0 +1,60 @@
+/**
+ * `siegel serve`: the submission listener with the outbound pipeline and its
+ * next hop. Runs until SIGINT/SIGTERM, then stops gracefully.
+ */
+import { openKeystore } from '../keystore/open.js';
+import { createOutboundPipeline } from '../pipeline/outbound.js';
+import { createNextHop } from '../smtp/next-hop.js';
+import { createSmtpListener } from '../smtp/listener.js';
+import type { CommandContext } from './context.js';
+
+export interface ServeHandle {
+  readonly ports: { readonly submission: number };
+  stop(): Promise<void>;
+}
+
+/** Starts everything; resolves once listening. */
+export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
+  const { config, logger } = ctx;
+  const keystore = openKeystore(config, ctx.env, ctx.now);
+  const submissionHop = createNextHop(config.smtp.submission.relay, config.smtp.submission.nextHop, logger);
+  const submission = createSmtpListener({
+    name: 'submission',
+    config: config.smtp.submission,
+    hostname: config.hostname ?? 'localhost',
+    logger,
+    process: createOutboundPipeline({ config, identities: keystore, now: ctx.now }),
+    nextHop: submissionHop,
+    now: ctx.now,
+  });
+  const { port } = await submission.start();
+  logger.info(
+    { listener: 'submission', address: `${config.smtp.submission.listen.host}:${port}`, relay: config.smtp.submission.relay },
+    'listening',
+  );
+  return {
+    ports: { submission: port },
+    async stop() {
+      await submission.stop();
+      await submissionHop.close();
+      keystore.close();
+    },
+  };
+}
+
+/** Runs until a signal arrives. */
+export async function serve(ctx: CommandContext): Promise<number> {
+  const handle = await startServer(ctx);
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      ctx.logger.info({ signal }, 'stopping');
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      resolve();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  await handle.stop();
+  return 0;
+}

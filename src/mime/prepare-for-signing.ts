@@ -1,0 +1,64 @@
+/**
+ * Turns a received message into what the S/MIME signer needs: the outer
+ * header (not signed, relayed as received) and the MIME entity to sign in
+ * canonical form (RFC 8551 section 3.1: 7-bit, CRLF, lines <= 998 octets),
+ * so that no relay has a reason to touch the signed bytes.
+ *
+ * Memory: the message is never copied as a whole; parts are views into
+ * `raw` until one final allocation for the entity (base64 is written straight
+ * into it). Peak is about input + output (+ the encoded form of text parts
+ * that had to become quoted-printable).
+ */
+import { CRLF, LF } from './bytes.js';
+import { Canonicalizer } from './canonicalize.js';
+import { LimitGuard } from './limits.js';
+import type { MimeLimits } from './limits.js';
+import { OutputBuilder } from './output.js';
+
+export type { MimeLimits } from './limits.js';
+
+export interface PreparedMessage {
+  /**
+   * The message's non-content header fields (everything except Content-*
+   * fields; MIME-Version stays here) exactly as received, except that line
+   * endings are CRLF. Ends with CRLF but WITHOUT the empty line that
+   * separates header and body. Empty if the input had no header at all.
+   */
+  outerHeaders: Buffer;
+  /**
+   * The MIME entity to be signed: the Content-* header fields of the top
+   * level + empty line + body, in canonical form: 7-bit only, CRLF line
+   * endings, no line longer than 998 octets (excluding CRLF).
+   */
+  entity: Buffer;
+  /** true if any bytes had to be changed (re-encoded, header fields rebuilt or added, or line endings fixed) */
+  changed: boolean;
+}
+
+/**
+ * @throws SiegelError MESSAGE_LIMITS_EXCEEDED when the structure exceeds `limits`.
+ * Input that is not a message at all is treated as a text/plain body.
+ */
+export async function prepareForSigning(raw: Buffer, limits: MimeLimits): Promise<PreparedMessage> {
+  const out = new OutputBuilder();
+  const walker = new Canonicalizer(new LimitGuard(limits), out);
+  const outerFields = await walker.message(raw, 'entity', 0);
+  const entity = out.build();
+
+  const outerOut = new OutputBuilder();
+  let outerEndFixed = false;
+  for (const f of outerFields) {
+    outerOut.lines(f.raw);
+    if (f.raw[f.raw.length - 1] !== LF) {
+      outerOut.exact(CRLF);
+      outerEndFixed = true;
+    }
+  }
+  const outer = outerOut.build();
+
+  return {
+    outerHeaders: outer.buffer,
+    entity: entity.buffer,
+    changed: walker.changed || outerEndFixed || entity.lineEndsFixed > 0 || outer.lineEndsFixed > 0,
+  };
+}

@@ -1,0 +1,25 @@
+/**
+ * The outbound pipeline: what happens to staff mail on its way out, in order.
+ * Later stages (large-file offloading before signing, encryption after it)
+ * slot in here.
+ */
+import type { Config } from '../config/schema.js';
+import type { SigningIdentityResolver } from '../keystore/identity.js';
+import { runStages } from './run.js';
+import { createSignStage } from './stages/sign.js';
+import type { PipelineMessage, PipelineResult, Stage } from './types.js';
+
+export interface OutboundDeps {
+  readonly config: Config;
+  readonly identities: SigningIdentityResolver;
+  readonly now: () => Date;
+}
+
+export function outboundStages(deps: OutboundDeps): Stage[] {
+  return [createSignStage({ signing: deps.config.signing, limits: deps.config.limits, identities: deps.identities })];
+}
+
+export function createOutboundPipeline(deps: OutboundDeps): (message: PipelineMessage, queueId: string) => Promise<PipelineResult> {
+  const stages = outboundStages(deps);
+  return (message, queueId) => runStages(stages, message, { queueId, now: deps.now });
+}

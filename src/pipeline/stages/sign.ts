@@ -1,0 +1,81 @@
+/**
+ * Outbound signing: mail whose From address is an enrolled mailbox leaves
+ * signed (RFC 8551). Everything else passes unchanged.
+ */
+import type { Config } from '../../config/schema.js';
+import { SiegelError } from '../../errors.js';
+import type { SigningIdentityResolver } from '../../keystore/identity.js';
+import { getHeader, parseAddressList, splitHeaderBody } from '../../mime/headers.js';
+import { prepareForSigning } from '../../mime/prepare-for-signing.js';
+import { buildMultipartSigned, buildOpaqueSigned } from '../../smime/assemble.js';
+import { signContent } from '../../smime/sign.js';
+import type { Envelope, Stage, StageResult } from '../types.js';
+import { detectClientSmime } from './detect-client-smime.js';
+
+export interface SignStageOptions {
+  readonly signing: Config['signing'];
+  readonly limits: Config['limits'];
+  readonly identities: SigningIdentityResolver;
+}
+
+export function createSignStage(options: SignStageOptions): Stage {
+  const { signing, limits, identities } = options;
+  return {
+    name: 'sign',
+    async run(message, context): Promise<StageResult> {
+      const unchanged = (action: string, detail?: Record<string, string>): StageResult => ({
+        message,
+        action: { stage: 'sign', action, ...(detail ? { detail } : {}) },
+      });
+      if (!signing.enabled) return unchanged('disabled');
+      const clientSmime = detectClientSmime(message.raw);
+      if (clientSmime) return unchanged('client-smime', { form: clientSmime });
+
+      const sender = senderMailbox(message.raw);
+      if (!sender) return unchanged('no-sender');
+      const now = context.now();
+      const identity = await identities.signingIdentity(sender, now);
+      if (!identity) return unchanged('no-identity', { sender });
+
+      const prepared = await prepareForSigning(message.raw, {
+        maxDepth: limits.mimeDepth,
+        maxParts: limits.mimeParts,
+        maxHeaderSize: limits.headerSize,
+      });
+      const opaque = signing.mode === 'opaque' || wantsOpaque(message.envelope, signing.opaqueFor);
+      const signature = await signContent(prepared.entity, identity, { signingTime: now, detached: !opaque });
+      const chunks = opaque
+        ? buildOpaqueSigned(prepared.outerHeaders, signature)
+        : buildMultipartSigned(prepared.outerHeaders, prepared.entity, signature);
+      const raw = Buffer.concat(chunks);
+      if (raw.length === 0) throw new SiegelError('SIGNING_FAILED', 'signed message is empty');
+      return {
+        message: { envelope: message.envelope, raw },
+        action: {
+          stage: 'sign',
+          action: opaque ? 'signed-opaque' : 'signed',
+          detail: { signer: identity.mailbox, converted: prepared.changed },
+        },
+      };
+    },
+  };
+}
+
+/** The mailbox whose identity signs: the single From address (RFC 8550 matches it against the certificate). */
+function senderMailbox(raw: Buffer): string | undefined {
+  const { header } = splitHeaderBody(raw);
+  const from = getHeader(header, 'from');
+  if (!from) return undefined;
+  const addresses = parseAddressList(from);
+  return addresses.length === 1 ? addresses[0] : undefined;
+}
+
+/** Recipients (addresses or whole domains) configured to receive opaque signatures. */
+function wantsOpaque(envelope: Envelope, opaqueFor: readonly string[]): boolean {
+  if (opaqueFor.length === 0) return false;
+  const targets = new Set(opaqueFor.map((t) => t.toLowerCase()));
+  return envelope.rcptTo.some((rcpt) => {
+    const address = rcpt.toLowerCase();
+    return targets.has(address) || targets.has(address.slice(address.lastIndexOf('@') + 1));
+  });
+}

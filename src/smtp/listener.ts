@@ -1,0 +1,284 @@
+/**
+ * An SMTP listener (submission or inbound): smtp-server translating the
+ * protocol, nothing more. Access decisions come from access.ts, message
+ * decisions from the pipeline (`process`), delivery from the next hop.
+ *
+ * A message is answered 250 only after the next hop accepted it; every
+ * failure is answered with the catalog reply of its SiegelError (a next
+ * hop's 4xx/5xx mirrored), anything unexpected with 451 4.3.0.
+ *
+ * smtp-server is run with enhanced status codes hidden: with them on it
+ * puts its own enhanced code in front of every reply, also in front of
+ * ours. Our replies carry the catalog's enhanced code in their text.
+ */
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import type { ListenerConfig } from '../config/schema.js';
+import { SiegelError, errorMessage, smtpReplyFor, type SmtpReply } from '../errors.js';
+import type { Logger } from '../log.js';
+import { randomQueueId } from '../pipeline/queue-id.js';
+import type { PipelineMessage, PipelineResult, StageAction } from '../pipeline/types.js';
+import { createAccessPolicy, listenerConfigProblems, type ClientState } from './access.js';
+import { collectMessage } from './collect.js';
+import { createCredentialStore, type CredentialStore } from './credentials.js';
+import type { NextHop } from './next-hop.js';
+
+export interface SmtpListenerOptions {
+  readonly name: 'submission' | 'inbound';
+  readonly config: ListenerConfig;
+  /** Our name in the greeting and EHLO answer. */
+  readonly hostname: string;
+  readonly logger: Logger;
+  readonly process: (message: PipelineMessage, queueId: string) => Promise<PipelineResult>;
+  readonly nextHop: NextHop;
+  /** Clock for the durations in the log. */
+  readonly now?: () => Date;
+}
+
+export interface SmtpListener {
+  start(): Promise<{ port: number }>;
+  /** Stops accepting; transactions past DATA finish, everything else gets 421. */
+  stop(): Promise<void>;
+}
+
+/** An Error as smtp-server wants it: responseCode plus "enhanced text". */
+function serverError(reply: SmtpReply): Error & { responseCode: number } {
+  return Object.assign(new Error(`${reply.enhanced} ${reply.text}`), { responseCode: reply.code });
+}
+
+function replyLine(reply: SmtpReply): string {
+  return `${reply.code} ${reply.enhanced} ${reply.text}`;
+}
+
+function userOf(session: SMTPServerSession): string | undefined {
+  const user: unknown = session.user;
+  if (typeof user === 'object' && user !== null && 'username' in user && typeof user.username === 'string') return user.username;
+  return undefined;
+}
+
+async function readTlsFile(file: string, key: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new SiegelError('CONFIG_INVALID', `${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}
+
+export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
+  const { name, config, logger, nextHop } = options;
+  const now = options.now ?? (() => new Date());
+  const log = logger.child({ listener: name });
+  const policy = createAccessPolicy(config);
+  const credentials: CredentialStore | undefined = config.auth.credentialsFile ? createCredentialStore(config.auth.credentialsFile, log) : undefined;
+  const clients = new Map<string, ClientState>();
+  /** Transactions past DATA, by session id. */
+  const inFlight = new Map<string, Promise<void>>();
+  let server: SMTPServer | undefined;
+  let stopping = false;
+  let stopped: Promise<void> | undefined;
+
+  const shuttingDown = () => smtpReplyFor(new SiegelError('SHUTTING_DOWN'));
+
+  function sayGoodbye(sessionId: string): void {
+    for (const connection of server?.connections ?? []) {
+      if (connection.id !== sessionId) continue;
+      const reply = shuttingDown();
+      connection.send(reply.code, `${reply.enhanced} ${reply.text}`);
+      connection.close();
+    }
+  }
+
+  async function transaction(stream: SMTPServerDataStream, session: SMTPServerSession, client: ClientState | undefined, queueId: string): Promise<string> {
+    const started = now().getTime();
+    const envelope = {
+      mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+      rcptTo: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+    };
+    const fields: Record<string, unknown> = {
+      queueId,
+      client: client?.address ?? session.remoteAddress,
+      user: userOf(session),
+      tls: session.secure,
+      sender: envelope.mailFrom,
+      recipientCount: envelope.rcptTo.length,
+      recipients: envelope.rcptTo,
+    };
+    let actions: readonly StageAction[] = [];
+    const line = (extra: Record<string, unknown>) => ({
+      ...fields,
+      actions: actions.map((a) => `${a.stage}:${a.action}`),
+      ...extra,
+      durationMs: now().getTime() - started,
+    });
+    const collected = await collectMessage(stream, config.maxMessageSize);
+    fields.size = collected.size;
+    try {
+      if (collected.aborted) throw new SiegelError('INTERNAL', 'client disconnected during DATA');
+      if (collected.oversized) throw new SiegelError('MESSAGE_TOO_LARGE', `message of ${collected.size} bytes, limit ${config.maxMessageSize}`);
+      const result = await options.process({ envelope, raw: collected.raw }, queueId);
+      actions = result.actions;
+      const delivery = await nextHop.deliver(result.message, queueId);
+      log.info(line({ outcome: 'relayed', response: delivery.response }), 'message relayed');
+      return `2.0.0 Ok: queued as ${queueId}`;
+    } catch (err) {
+      const reply = smtpReplyFor(err);
+      const expected = err instanceof SiegelError && err.code !== 'INTERNAL';
+      const outcome = collected.aborted ? 'aborted' : reply.code >= 500 ? 'rejected' : 'deferred';
+      // The detail names the cause for the admin; message content never gets here.
+      // An aborted message gets no reply: nobody is left to read it.
+      const answer = collected.aborted ? {} : { reply: replyLine(reply) };
+      log[expected || collected.aborted ? 'info' : 'error'](line({ outcome, ...answer, error: errorMessage(err) }), `message ${outcome}`);
+      throw err;
+    }
+  }
+
+  function serverOptions(tls: { key: Buffer; cert: Buffer } | undefined) {
+    return {
+      name: options.hostname,
+      banner: 'Siegel',
+      logger: false,
+      disableReverseLookup: true,
+      size: config.maxMessageSize,
+      // Checked in onData to answer with the catalog's 552 5.3.4.
+      rejectOversized: false,
+      authMethods: ['PLAIN', 'LOGIN'],
+      // Authentication is decided per client in onMailFrom (access.ts).
+      authOptional: true,
+      // Clear-text AUTH is refused per session via session.disabledCommands instead.
+      allowInsecureAuth: true,
+      disabledCommands: [...policy.serverDisabledCommands],
+      maxClients: config.maxConnections,
+      socketTimeout: config.socketTimeout,
+      // A transaction past DATA may wait for the next hop that long before it is cut.
+      closeTimeout: config.nextHop.timeout + 5_000,
+      ...(tls ?? {}),
+
+      onConnect(session: SMTPServerSession, callback: (err?: Error | null) => void) {
+        try {
+          if (stopping) return callback(serverError(shuttingDown()));
+          const client = policy.connect(session.remoteAddress);
+          clients.set(session.id, client);
+          session.disabledCommands = policy.disabledCommands(client, false);
+          callback();
+        } catch (err) {
+          log.info({ client: session.remoteAddress, reply: replyLine(smtpReplyFor(err)), error: errorMessage(err) }, 'connection refused');
+          callback(serverError(smtpReplyFor(err)));
+        }
+      },
+
+      onSecure(_socket: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+        const client = clients.get(session.id);
+        if (client) session.disabledCommands = policy.disabledCommands(client, true);
+        callback();
+      },
+
+      onAuth(
+        auth: { method: string; username?: string | undefined; password?: string | null | undefined; authcid?: string | undefined; authzid?: string | undefined },
+        session: SMTPServerSession,
+        callback: (err: Error | null | undefined, response?: { user?: unknown; message?: string; responseCode?: number }) => void,
+      ) {
+        const failed = () => {
+          const reply = smtpReplyFor(new SiegelError('AUTH_FAILED'));
+          log.info({ client: clients.get(session.id)?.address ?? session.remoteAddress, user: auth.username, method: auth.method }, 'authentication failed');
+          callback(null, { message: `${reply.enhanced} ${reply.text}`, responseCode: reply.code });
+        };
+        const username = auth.username ?? '';
+        // Acting for another identity (PLAIN authzid) is not supported.
+        const proxying = auth.method === 'PLAIN' && !!auth.authzid && !!auth.authcid && auth.authzid !== auth.authcid;
+        if (!credentials || (auth.method !== 'PLAIN' && auth.method !== 'LOGIN') || proxying) return failed();
+        credentials.verify(username, auth.password ?? '').then(
+          (ok) => (ok ? callback(null, { user: { username } }) : failed()),
+          (err: unknown) => {
+            log.error({ error: errorMessage(err) }, 'credential check failed');
+            callback(serverError(smtpReplyFor(err)));
+          },
+        );
+      },
+
+      onMailFrom(_address: unknown, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+        try {
+          const client = clients.get(session.id);
+          if (!client) throw new SiegelError('INTERNAL', 'session without client state');
+          policy.checkMail(client, session.secure, userOf(session) !== undefined);
+          callback();
+        } catch (err) {
+          callback(serverError(smtpReplyFor(err)));
+        }
+      },
+
+      onRcptTo(address: { address: string }, session: SMTPServerSession, callback: (err?: Error | null) => void) {
+        const rcpts = session.envelope.rcptTo;
+        // smtp-server replaces a repeated recipient instead of adding it, so that one does not count.
+        const repeated = rcpts.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
+        if (!repeated && rcpts.length >= config.maxRecipients) return callback(serverError(smtpReplyFor(new SiegelError('TOO_MANY_RECIPIENTS'))));
+        callback();
+      },
+
+      onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void) {
+        const queueId = randomQueueId();
+        const client = clients.get(session.id);
+        const done = transaction(stream, session, client, queueId).then(
+          (text) => callback(null, text),
+          (err: unknown) => callback(serverError(smtpReplyFor(err))),
+        );
+        const tracked = done.finally(() => {
+          inFlight.delete(session.id);
+          // The answer is out (callback above sends it); when stopping, end the session now.
+          if (stopping) setImmediate(() => sayGoodbye(session.id));
+        });
+        inFlight.set(session.id, tracked);
+      },
+
+      onClose(session: SMTPServerSession) {
+        clients.delete(session.id);
+      },
+    };
+  }
+
+  return {
+    async start() {
+      if (server) throw new SiegelError('INTERNAL', `listener ${name} already started`);
+      const problems = listenerConfigProblems(config);
+      if (problems.length > 0) throw new SiegelError('CONFIG_INVALID', `smtp.${name}: ${problems.join('; ')}`);
+      const tls = config.tls
+        ? { key: await readTlsFile(config.tls.key, `smtp.${name}.tls.key`), cert: await readTlsFile(config.tls.cert, `smtp.${name}.tls.cert`) }
+        : undefined;
+      await credentials?.load();
+      const instance = new SMTPServer(serverOptions(tls));
+      // Connection-level errors (resets, TLS failures) end up here; they must never crash the process.
+      instance.on('error', (err: Error & { code?: string; remoteAddress?: string }) => {
+        log.debug({ client: err.remoteAddress, error: err.code ?? err.message }, 'connection error');
+      });
+      const port = await new Promise<number>((resolve, reject) => {
+        const onError = (err: Error) => reject(new SiegelError('CONFIG_INVALID', `smtp.${name}: cannot listen on ${config.listen.host}:${config.listen.port}: ${errorMessage(err)}`, { cause: err }));
+        instance.server.once('error', onError);
+        instance.listen(config.listen.port, config.listen.host, () => {
+          instance.server.off('error', onError);
+          resolve((instance.server.address() as AddressInfo).port);
+        });
+      });
+      server = instance;
+      stopping = false;
+      stopped = undefined;
+      return { port };
+    },
+
+    stop() {
+      const instance = server;
+      if (!instance) return Promise.resolve();
+      stopped ??= (async () => {
+        stopping = true;
+        const closed = new Promise<void>((resolve) => instance.close(() => resolve()));
+        // Sessions not past DATA have nothing to finish: 421 now.
+        for (const connection of [...instance.connections]) {
+          if (!inFlight.has(connection.id)) sayGoodbye(connection.id);
+        }
+        await Promise.allSettled([...inFlight.values()]);
+        await closed;
+        server = undefined;
+      })();
+      return stopped;
+    },
+  };
+}
