@@ -27,7 +27,7 @@ export async function prepareDemo(dir: string, env: NodeJS.ProcessEnv, now: () =
       await keystore.importIdentity({ mailbox: demoMailbox, privateKey, certificate, chain }, now());
     }
   } finally {
-    keystore.close();
+    await keystore.close();
   }
   say(`Created the demo set-up in ${paths.dir} (test PKI, enrolled mailbox ${demoMailbox}).`);
   return paths.configFile;

@@ -11,6 +11,7 @@ import type { CommandContext } from './context.js';
 import { envelopeFromHeaders } from './envelope-from-headers.js';
 import { readAll } from './read-stream.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
+import { pipelineMessage, writeChunks } from '../pipeline/message.js';
 
 export const EX_DATAERR = 65;
 export const EX_TEMPFAIL = 75;
@@ -22,8 +23,8 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
     const pipeline = createOutboundPipeline({ config: ctx.config, identities: keystore, now: ctx.now });
     const queueId = randomQueueId();
-    const result = await pipeline({ envelope, raw }, queueId);
-    await write(ctx.stdout, result.message.raw);
+    const result = await pipeline(pipelineMessage(envelope, raw), queueId);
+    await writeChunks(ctx.stdout, result.message.chunks);
     ctx.logger.info({ queueId, from: envelope.mailFrom, to: envelope.rcptTo, actions: result.actions.map((a) => `${a.stage}:${a.action}`) }, 'outbound filter');
     return 0;
   } catch (err) {
@@ -31,12 +32,6 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
-    keystore.close();
+    await keystore.close();
   }
-}
-
-function write(stream: NodeJS.WritableStream, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    stream.write(data, (err) => (err ? reject(err) : resolve()));
-  });
 }

@@ -37,7 +37,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     async stop() {
       await submission.stop();
       await submissionHop.close();
-      keystore.close();
+      await keystore.close();
     },
   };
 }

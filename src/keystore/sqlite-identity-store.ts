@@ -3,7 +3,7 @@
  * underneath (DatabaseSync); each call is one short statement or
  * transaction, so the event loop is held for microseconds.
  */
-import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { SiegelError } from '../errors.js';
 import { checkRecord, type IdentityRecord, type IdentityRole, type IdentityState, type IdentityStore } from './identity-store.js';
 import { openDatabase, type Migration } from './sqlite-database.js';
@@ -50,6 +50,7 @@ type Row = Record<string, SQLOutputValue>;
 export class SqliteIdentityStore implements IdentityStore {
   readonly file: string;
   #db: DatabaseSync | undefined;
+  readonly #statements = new Map<string, StatementSync>();
 
   private constructor(db: DatabaseSync, file: string) {
     this.#db = db;
@@ -126,13 +127,24 @@ export class SqliteIdentityStore implements IdentityStore {
   async close(): Promise<void> {
     const db = this.#db;
     this.#db = undefined;
+    this.#statements.clear();
     db?.close();
+  }
+
+  /** Prepared statements are reused: the signing path looks identities up for every message. */
+  private statement(db: DatabaseSync, sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
   }
 
   private select(sql: string, ...params: string[]): IdentityRecord[] {
     const db = this.db();
     return this.guard('read identities', () => {
-      const rows = db.prepare(sql).all(...params);
+      const rows = this.statement(db, sql).all(...params);
       if (rows.length === 0) return [];
       const chains = this.chainsOf(db, rows.map((row) => text(row.id)));
       return rows.map((row) => toRecord(row, chains.get(text(row.id)) ?? []));
@@ -142,7 +154,7 @@ export class SqliteIdentityStore implements IdentityStore {
   private chainsOf(db: DatabaseSync, ids: string[]): Map<string, Buffer[]> {
     const chains = new Map<string, Buffer[]>();
     // One query per id keeps the statement simple; lists are small (mailboxes x certificates).
-    const statement = db.prepare('SELECT certificate FROM identity_chain WHERE identity_id = ? ORDER BY position');
+    const statement = this.statement(db, 'SELECT certificate FROM identity_chain WHERE identity_id = ? ORDER BY position');
     for (const id of ids) {
       chains.set(
         id,

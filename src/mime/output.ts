@@ -40,72 +40,79 @@ export class OutputBuilder {
     this.segments.push({ kind: 'qp', chunks, options, length: -1 });
   }
 
-  /** Assembles the output; `lineEndsFixed` counts the bare LFs that became CRLF. */
-  build(): { buffer: Buffer; lineEndsFixed: number } {
-    // Pass 1: exact length. The byte before a segment may be the CR of a CRLF
-    // that the segment's first LF completes, so track the last byte written.
+  /**
+   * Assembles the output as chunks: received bytes that need no change stay
+   * views into the message (no copy); only re-encoded segments and segments
+   * with bare LFs are written into new buffers. `lineEndsFixed` counts the
+   * bare LFs that became CRLF.
+   */
+  build(): { chunks: Buffer[]; length: number; lineEndsFixed: number } {
+    const chunks: Buffer[] = [];
     let length = 0;
     let fixed = 0;
+    // The byte before a segment may be the CR of a CRLF that the segment's
+    // first LF completes, so track the last byte written.
     let last = -1;
     for (const s of this.segments) {
       if (s.kind === 'base64') {
-        length += base64Length(s.size, s.finalBreak);
+        const out = Buffer.allocUnsafe(base64Length(s.size, s.finalBreak));
+        const end = writeBase64(s.chunks, out, 0, s.finalBreak);
+        if (end !== out.length) throw new Error(`base64 length mismatch: ${end} != ${out.length}`);
+        chunks.push(out);
+        length += out.length;
         last = s.finalBreak ? LF : 0x3d;
         continue;
       }
       if (s.kind === 'qp') {
-        s.length = quotedPrintableLength(s.chunks, s.options);
-        length += s.length;
+        const out = Buffer.allocUnsafe(quotedPrintableLength(s.chunks, s.options));
+        const end = writeQuotedPrintable(s.chunks, s.options, out, 0);
+        if (end !== out.length) throw new Error(`quoted-printable length mismatch: ${end} != ${out.length}`);
+        chunks.push(out);
+        length += out.length;
         last = -1; // QP output never ends with a bare CR
         continue;
       }
-      length += s.buf.length;
-      if (s.kind === 'lines') {
-        let i = s.buf.indexOf(LF);
-        while (i !== -1) {
-          const before = i === 0 ? last : s.buf[i - 1];
-          if (before !== CR) fixed++;
-          i = s.buf.indexOf(LF, i + 1);
-        }
-      }
-      last = s.buf[s.buf.length - 1] as number;
-    }
-    length += fixed;
-
-    // Pass 2: write.
-    const out = Buffer.allocUnsafe(length);
-    let pos = 0;
-    last = -1;
-    for (const s of this.segments) {
-      if (s.kind === 'base64') {
-        pos = writeBase64(s.chunks, out, pos, s.finalBreak);
-        last = s.finalBreak ? LF : 0x3d;
-        continue;
-      }
-      if (s.kind === 'qp') {
-        pos = writeQuotedPrintable(s.chunks, s.options, out, pos);
-        last = -1;
-        continue;
-      }
-      if (s.kind === 'exact') {
-        pos += s.buf.copy(out, pos);
+      const bare = s.kind === 'lines' ? bareLineFeeds(s.buf, last) : 0;
+      if (bare === 0) {
+        chunks.push(s.buf);
       } else {
-        let from = 0;
-        let i = s.buf.indexOf(LF);
-        while (i !== -1) {
-          const before = i === 0 ? last : s.buf[i - 1];
-          if (before !== CR) {
-            pos += s.buf.copy(out, pos, from, i);
-            out[pos++] = CR;
-            from = i; // the LF itself is copied with the next range
-          }
-          i = s.buf.indexOf(LF, i + 1);
-        }
-        pos += s.buf.copy(out, pos, from);
+        chunks.push(withCrlf(s.buf, last, bare));
+        fixed += bare;
       }
+      length += s.buf.length + bare;
       last = s.buf[s.buf.length - 1] as number;
     }
-    if (pos !== length) throw new Error(`output length mismatch: ${pos} != ${length}`);
-    return { buffer: out, lineEndsFixed: fixed };
+    return { chunks, length, lineEndsFixed: fixed };
   }
+}
+
+/** Number of LFs in `buf` not preceded by CR (`last` is the byte before `buf`). */
+function bareLineFeeds(buf: Buffer, last: number): number {
+  let count = 0;
+  let i = buf.indexOf(LF);
+  while (i !== -1) {
+    const before = i === 0 ? last : buf[i - 1];
+    if (before !== CR) count++;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return count;
+}
+
+/** A copy of `buf` with a CR inserted before each of its `bare` bare LFs. */
+function withCrlf(buf: Buffer, last: number, bare: number): Buffer {
+  const out = Buffer.allocUnsafe(buf.length + bare);
+  let pos = 0;
+  let from = 0;
+  let i = buf.indexOf(LF);
+  while (i !== -1) {
+    const before = i === 0 ? last : buf[i - 1];
+    if (before !== CR) {
+      pos += buf.copy(out, pos, from, i);
+      out[pos++] = CR;
+      from = i; // the LF itself is copied with the next range
+    }
+    i = buf.indexOf(LF, i + 1);
+  }
+  pos += buf.copy(out, pos, from);
+  return out;
 }

@@ -4,10 +4,10 @@
  * canonical form (RFC 8551 section 3.1: 7-bit, CRLF, lines <= 998 octets),
  * so that no relay has a reason to touch the signed bytes.
  *
- * Memory: the message is never copied as a whole; parts are views into
- * `raw` until one final allocation for the entity (base64 is written straight
- * into it). Peak is about input + output (+ the encoded form of text parts
- * that had to become quoted-printable).
+ * Memory: the message is never copied as a whole: the entity is a list of
+ * chunks, views into `raw` wherever the bytes stay as received, new buffers
+ * only for re-encoded parts. Peak is about input + the encoded form of the
+ * parts that had to be re-encoded.
  */
 import { CRLF, LF } from './bytes.js';
 import { Canonicalizer } from './canonicalize.js';
@@ -30,7 +30,9 @@ export interface PreparedMessage {
    * level + empty line + body, in canonical form: 7-bit only, CRLF line
    * endings, no line longer than 998 octets (excluding CRLF).
    */
-  entity: Buffer;
+  entity: Buffer[];
+  /** Total length of `entity` in bytes. */
+  entityLength: number;
   /** true if any bytes had to be changed (re-encoded, header fields rebuilt or added, or line endings fixed) */
   changed: boolean;
 }
@@ -57,8 +59,9 @@ export async function prepareForSigning(raw: Buffer, limits: MimeLimits): Promis
   const outer = outerOut.build();
 
   return {
-    outerHeaders: outer.buffer,
-    entity: entity.buffer,
+    outerHeaders: Buffer.concat(outer.chunks, outer.length),
+    entity: entity.chunks,
+    entityLength: entity.length,
     changed: walker.changed || outerEndFixed || entity.lineEndsFixed > 0 || outer.lineEndsFixed > 0,
   };
 }

@@ -11,8 +11,14 @@ export interface Envelope {
 
 export interface PipelineMessage {
   readonly envelope: Envelope;
-  /** The complete message (headers and body) as bytes. */
-  readonly raw: Buffer;
+  /**
+   * The complete message (headers and body) as byte chunks, in order. A
+   * stage's output is mostly views into its input, so a large message is
+   * not copied stage by stage (DESIGN rule 7); chunks are never modified.
+   */
+  readonly chunks: readonly Buffer[];
+  /** Total size in bytes. */
+  readonly size: number;
 }
 
 /** What a stage did, for the one log line per message. */

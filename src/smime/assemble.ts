@@ -19,16 +19,18 @@ export interface MultipartSignedOptions {
 /**
  * multipart/signed with an application/pkcs7-signature part.
  * `outerHeaders`: the message's non-content header fields, each ending CRLF.
- * `entity`: the canonical (CRLF, 7-bit) MIME entity that was signed.
+ * `entity`: the canonical (CRLF, 7-bit) MIME entity that was signed, as one
+ * Buffer or as chunks (kept as they are, never concatenated here).
  * `signatureDer`: the detached ContentInfo(SignedData) over `entity`.
  */
 export function buildMultipartSigned(
   outerHeaders: Buffer,
-  entity: Buffer,
+  entityBytes: Buffer | readonly Buffer[],
   signatureDer: Buffer,
   options: MultipartSignedOptions = {},
 ): Buffer[] {
   checkOuterHeaders(outerHeaders);
+  const entity = Buffer.isBuffer(entityBytes) ? [entityBytes] : entityBytes;
   const boundary = options.boundary ?? randomBoundary(entity);
   checkBoundary(boundary, entity);
   const head =
@@ -48,7 +50,7 @@ export function buildMultipartSigned(
   return [
     outerHeaders,
     Buffer.from(head, 'ascii'),
-    entity,
+    ...entity,
     Buffer.from(signaturePartHead, 'ascii'),
     ...base64Lines(signatureDer),
     // The last base64 line's CRLF is the close delimiter's leading CRLF.
@@ -102,17 +104,33 @@ function checkOuterHeaders(outerHeaders: Buffer): void {
 /** bchars of RFC 2046 5.1.1 minus space (we quote, but spaces invite trouble), 1..70 long. */
 const BOUNDARY = /^[0-9A-Za-z'()+_,\-./:=?]{1,70}$/;
 
-function checkBoundary(boundary: string, entity: Buffer): void {
+function checkBoundary(boundary: string, entity: readonly Buffer[]): void {
   if (!BOUNDARY.test(boundary)) throw misuse('invalid MIME boundary');
-  if (entity.includes(boundary, 0, 'latin1')) throw misuse('MIME boundary occurs in the signed entity');
+  if (occursIn(boundary, entity)) throw misuse('MIME boundary occurs in the signed entity');
 }
 
-function randomBoundary(entity: Buffer): string {
+function randomBoundary(entity: readonly Buffer[]): string {
   for (;;) {
     // "=_" never occurs in quoted-printable or base64 text, so a collision needs a raw header line to contain it.
     const boundary = `----=_siegel_${randomBytes(18).toString('hex')}`;
-    if (!entity.includes(boundary, 0, 'latin1')) return boundary;
+    if (!occursIn(boundary, entity)) return boundary;
   }
+}
+
+/** Whether `text` occurs in the chunks, also across the seam between two chunks. */
+function occursIn(text: string, chunks: readonly Buffer[]): boolean {
+  const overlap = text.length - 1;
+  let tail: Buffer = Buffer.alloc(0);
+  for (const chunk of chunks) {
+    if (chunk.includes(text, 0, 'latin1')) return true;
+    if (overlap > 0 && tail.length > 0) {
+      const seam = Buffer.concat([tail, chunk.subarray(0, overlap)]);
+      if (seam.includes(text, 0, 'latin1')) return true;
+    }
+    // Only the last `overlap` bytes matter; never copy a whole chunk for them.
+    tail = chunk.length >= overlap ? chunk.subarray(chunk.length - overlap) : Buffer.concat([tail, chunk]).subarray(-overlap);
+  }
+  return false;
 }
 
 function misuse(detail: string): SiegelError {

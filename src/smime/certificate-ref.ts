@@ -7,6 +7,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { octetString, sequence, tlv, TAG } from './der.js';
+import { memoByCertificate } from './memo.js';
 
 export interface CertificateRef {
   /** The certificate, DER. */
@@ -19,7 +20,10 @@ export interface CertificateRef {
   readonly subject: Buffer;
 }
 
-export function certificateRef(der: Buffer): CertificateRef {
+/** The references of a certificate (memoised: the same few certificates sign every message). */
+export const certificateRef = memoByCertificate(parseCertificateRef);
+
+function parseCertificateRef(der: Buffer): CertificateRef {
   const parsed = asn1js.fromBER(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
   if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new Error('certificate is not DER');
   const tbs = parsed.result.valueBlock.value[0];
@@ -59,7 +63,7 @@ export function essCertIdV2(ref: CertificateRef): Buffer {
 }
 
 /** True for a self-signed certificate (a root): it names itself as issuer and its own key verifies it. */
-export function isSelfSigned(der: Buffer): boolean {
+export const isSelfSigned = memoByCertificate((der: Buffer): boolean => {
   const cert = new X509Certificate(der);
   return cert.checkIssued(cert) && cert.verify(cert.publicKey);
-}
+});

@@ -60,8 +60,16 @@ export function setOf(elements: readonly Uint8Array[], tag: number = TAG.SET): B
   return tlv(tag, ...sortSetOf(elements));
 }
 
+const oidEncodings = new Map<string, Buffer>();
+
+/** OBJECT IDENTIFIER; the few OIDs CMS uses are encoded once and reused (they are constants). */
 export function oid(dotted: string): Buffer {
-  return Buffer.from(new asn1js.ObjectIdentifier({ value: dotted }).toBER(false));
+  let encoded = oidEncodings.get(dotted);
+  if (!encoded) {
+    encoded = Buffer.from(new asn1js.ObjectIdentifier({ value: dotted }).toBER(false));
+    oidEncodings.set(dotted, encoded);
+  }
+  return encoded;
 }
 
 export function octetString(value: Uint8Array): Buffer {

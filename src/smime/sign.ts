@@ -12,6 +12,7 @@ import { SHA256_ALGORITHM, signatureAlgorithmFor } from './algorithms.js';
 import { buildSignedAttributes } from './attributes.js';
 import { certificateRef, isSelfSigned, issuerAndSerialNumber } from './certificate-ref.js';
 import { header, octetString, oid, sequence, setOf, TAG } from './der.js';
+import { memoKeyMatch } from './memo.js';
 import { OID } from './oids.js';
 
 export interface SignContentOptions {
@@ -38,7 +39,7 @@ export async function signContent(
     const chunks: readonly Buffer[] = Buffer.isBuffer(content) ? [content] : content;
     const algorithm = signatureAlgorithmFor(identity.privateKey);
     // A key/certificate mix-up would produce a signature no peer accepts; say so plainly instead.
-    if (!new X509Certificate(identity.certificate).checkPrivateKey(identity.privateKey)) {
+    if (!keyMatchesCertificate(identity.certificate, identity.privateKey)) {
       throw new Error('private key does not belong to the signer certificate');
     }
     const signer = certificateRef(identity.certificate);
@@ -71,6 +72,8 @@ function sha256(chunks: readonly Buffer[]): Buffer {
 }
 
 /** crypto.sign with a callback runs on libuv's threadpool, so a 4096-bit RSA signature does not stall the event loop. */
+const keyMatchesCertificate = memoKeyMatch((der, key) => new X509Certificate(der).checkPrivateKey(key));
+
 function signOffThread(digest: string, data: Buffer, key: KeyObject): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     // RSA keys default to PKCS #1 v1.5 padding, EC keys to a DER Ecdsa-Sig-Value: what CMS wants.

@@ -2,6 +2,11 @@
  * Reads the DATA stream of smtp-server into memory, keeping at most
  * `limit` bytes: an oversized message is read to its end (the client must
  * get its answer after the final dot) but not kept.
+ *
+ * Memory: when the client declared the size (MAIL FROM ... SIZE=n, RFC 1870,
+ * as Outlook, Thunderbird and most MTAs do), the message is written into one
+ * buffer of that size as it arrives, so it is held once, not twice as a list
+ * of chunks plus their concatenation.
  */
 import type { Readable } from 'node:stream';
 
@@ -14,8 +19,14 @@ export interface CollectedMessage {
   readonly aborted: boolean;
 }
 
-export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, limit: number): Promise<CollectedMessage> {
+export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, limit: number, declaredSize?: number): Promise<CollectedMessage> {
   return new Promise((resolve) => {
+    // The declared size counts the message as sent, with dot-stuffing and CRLF;
+    // the unstuffed data is at most that long. Allocate only plausible sizes.
+    let buffer: Buffer | undefined =
+      declaredSize !== undefined && Number.isSafeInteger(declaredSize) && declaredSize > 0 && declaredSize <= limit
+        ? Buffer.allocUnsafe(declaredSize)
+        : undefined;
     let chunks: Buffer[] = [];
     let kept = 0;
     let size = 0;
@@ -24,18 +35,30 @@ export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, li
       if (done) return;
       done = true;
       const oversized = size > limit || stream.sizeExceeded === true;
-      resolve({ raw: oversized || aborted ? Buffer.alloc(0) : Buffer.concat(chunks, kept), size, oversized, aborted });
+      const raw = oversized || aborted ? Buffer.alloc(0) : buffer ? buffer.subarray(0, kept) : Buffer.concat(chunks, kept);
+      buffer = undefined;
       chunks = [];
+      resolve({ raw, size, oversized, aborted });
     };
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size <= limit) {
-        chunks.push(chunk);
-        kept += chunk.length;
-      } else if (kept > 0) {
+      if (size > limit) {
+        buffer = undefined;
         chunks = [];
         kept = 0;
+        return;
       }
+      if (buffer && kept + chunk.length <= buffer.length) {
+        kept += chunk.copy(buffer, kept);
+        return;
+      }
+      if (buffer) {
+        // More than declared: continue as a chunk list from what we have.
+        chunks = [buffer.subarray(0, kept)];
+        buffer = undefined;
+      }
+      chunks.push(chunk);
+      kept += chunk.length;
     });
     stream.once('end', () => finish(false));
     // smtp-server destroys the stream when the connection drops mid-message

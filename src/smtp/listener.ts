@@ -12,11 +12,12 @@
  * ours. Our replies carry the catalog's enhanced code in their text.
  */
 import { readFile } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
 import type { ListenerConfig } from '../config/schema.js';
 import { SiegelError, errorMessage, smtpReplyFor, type SmtpReply } from '../errors.js';
 import type { Logger } from '../log.js';
+import { pipelineMessage } from '../pipeline/message.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
 import type { PipelineMessage, PipelineResult, StageAction } from '../pipeline/types.js';
 import { createAccessPolicy, listenerConfigProblems, type ClientState } from './access.js';
@@ -111,12 +112,12 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       ...extra,
       durationMs: now().getTime() - started,
     });
-    const collected = await collectMessage(stream, config.maxMessageSize);
+    const collected = await collectMessage(stream, config.maxMessageSize, declaredSize(session));
     fields.size = collected.size;
     try {
       if (collected.aborted) throw new SiegelError('INTERNAL', 'client disconnected during DATA');
       if (collected.oversized) throw new SiegelError('MESSAGE_TOO_LARGE', `message of ${collected.size} bytes, limit ${config.maxMessageSize}`);
-      const result = await options.process({ envelope, raw: collected.raw }, queueId);
+      const result = await options.process(pipelineMessage(envelope, collected.raw), queueId);
       actions = result.actions;
       const delivery = await nextHop.deliver(result.message, queueId);
       log.info(line({ outcome: 'relayed', response: delivery.response }), 'message relayed');
@@ -250,6 +251,9 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       instance.on('error', (err: Error & { code?: string; remoteAddress?: string }) => {
         log.debug({ client: err.remoteAddress, error: err.code ?? err.message }, 'connection error');
       });
+      // SMTP is a dialogue of small writes; without TCP_NODELAY, Nagle's algorithm and the
+      // peer's delayed ACK add up to 40 ms to every reply.
+      instance.server.on('connection', (socket: Socket) => socket.setNoDelay(true));
       const port = await new Promise<number>((resolve, reject) => {
         const onError = (err: Error) => reject(new SiegelError('CONFIG_INVALID', `smtp.${name}: cannot listen on ${config.listen.host}:${config.listen.port}: ${errorMessage(err)}`, { cause: err }));
         instance.server.once('error', onError);
@@ -281,4 +285,12 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       return stopped;
     },
   };
+}
+
+/** The SIZE the client declared in MAIL FROM (RFC 1870), if any. */
+function declaredSize(session: SMTPServerSession): number | undefined {
+  const mailFrom = session.envelope.mailFrom;
+  const args = mailFrom ? (mailFrom.args as Record<string, string> | false | undefined) : undefined;
+  const value = args ? args.SIZE : undefined;
+  return value !== undefined && /^\d{1,12}$/.test(value) ? Number(value) : undefined;
 }

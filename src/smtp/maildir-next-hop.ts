@@ -63,7 +63,7 @@ export function createMaildirNextHop(directory: string, logger: Logger, options:
         const handle = await open(tmpPath, 'wx', 0o600);
         written = true;
         try {
-          await handle.writeFile(message.raw);
+          await handle.writev([...message.chunks]);
           await handle.sync();
         } finally {
           await handle.close();

@@ -111,8 +111,8 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
         const envelope: TrackedEnvelope = {
           from: message.envelope.mailFrom,
           to: [...message.envelope.rcptTo],
-          size: message.raw.length,
-          use8BitMime: has8bit(message.raw),
+          size: message.size,
+          use8BitMime: message.chunks.some(has8bit),
         };
         const body = new Readable({
           read() {
@@ -124,7 +124,7 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
               this.destroy();
               return;
             }
-            this.push(message.raw);
+            for (const chunk of message.chunks) this.push(chunk);
             this.push(null);
           },
         });
@@ -148,6 +148,9 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
       };
 
       connection.connect(() => {
+        // The message goes out in several writes (headers, entity, signature): without
+        // TCP_NODELAY each one after the first waits for the next hop's delayed ACK.
+        (connection._socket as Socket | undefined)?.setNoDelay(true);
         if (!auth) {
           send();
           return;
@@ -180,6 +183,11 @@ async function readConfigFile(file: string, key: string): Promise<string> {
 
 /** True when any byte is outside 7-bit ASCII (then BODY=8BITMIME is declared where offered). */
 function has8bit(raw: Buffer): boolean {
-  for (let i = 0; i < raw.length; i++) if ((raw[i] ?? 0) >= 0x80) return true;
+  // latin1 maps each byte to one code unit, so the regex engine scans natively;
+  // windows keep the temporary strings small for large messages.
+  const window = 65_536;
+  for (let start = 0; start < raw.length; start += window) {
+    if (/[\x80-\xff]/.test(raw.toString('latin1', start, Math.min(raw.length, start + window)))) return true;
+  }
   return false;
 }

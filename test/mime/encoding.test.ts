@@ -67,8 +67,10 @@ describe('output builder', () => {
     out.lines(Buffer.from('a\nb\r'));
     out.lines(Buffer.from('\nc\n'));
     out.exact(Buffer.from('d\n'));
-    const { buffer, lineEndsFixed } = out.build();
+    const { chunks, length, lineEndsFixed } = out.build();
+    const buffer = Buffer.concat(chunks);
     expect(buffer.toString()).toBe('a\r\nb\r\nc\r\nd\n');
+    expect(length).toBe(buffer.length);
     expect(lineEndsFixed).toBe(2);
   });
 });
@@ -138,5 +140,27 @@ describe('7-bit header fields', () => {
   it('RFC 2231-encodes 8-bit parameters and keeps the others as written', () => {
     const out = sevenBitField(Buffer.from('Content-Type: text/plain; charset="utf-8"; name="Bericht März.txt"\r\n')).toString();
     expect(out).toBe(`Content-Type: text/plain; charset="utf-8";\r\n name*=utf-8''Bericht%20M%C3%A4rz.txt\r\n`);
+  });
+});
+
+describe('canonical-form checker (test helper)', () => {
+  it('reads chunks exactly as their concatenation, also across chunk borders', () => {
+    const samples = [
+      Buffer.from('a\r\nb\r\n'),
+      Buffer.from('a\rb\r\n'),
+      Buffer.from('a\nb\r\n\r'),
+      Buffer.from('ok\r\nGr\xfc\xdfe\x00\r\n', 'latin1'),
+      Buffer.from(`${'x'.repeat(999)}\r\nshort\r\n${'y'.repeat(999)}`),
+    ];
+    for (const whole of samples) {
+      const expected = canonicalProblems(whole);
+      for (let cut = 0; cut <= whole.length; cut++) {
+        expect(canonicalProblems([whole.subarray(0, cut), Buffer.alloc(0), whole.subarray(cut)])).toEqual(expected);
+      }
+      expect(canonicalProblems([...whole].map((b) => Buffer.from([b])))).toEqual(expected);
+    }
+    expect(canonicalProblems([Buffer.from('a\r'), Buffer.from('\nb')])).toEqual([]);
+    expect(canonicalProblems([Buffer.from('a\r'), Buffer.from('b\r\n')])).toEqual(['bare CR at 1']);
+    expect(canonicalProblems([Buffer.from('a'), Buffer.from('\nb\r\n')])).toEqual(['bare LF at 1']);
   });
 });

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { PreparedMessage } from '../../src/mime/prepare-for-signing.js';
 
 export const fixtureDir = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'mail');
 
@@ -21,23 +22,46 @@ export function fixture(name: string): Buffer {
 
 export const limits = { maxDepth: 32, maxParts: 500, maxHeaderSize: 256 * 1024 };
 
-/** Everything that makes bytes non-canonical: 8-bit, NUL, bare CR/LF, long lines. */
-export function canonicalProblems(buf: Buffer): string[] {
-  const problems: string[] = [];
-  let lineStart = 0;
-  for (let i = 0; i < buf.length; i++) {
-    const b = buf[i] as number;
-    if (b === 0 || b >= 0x80) problems.push(`byte 0x${b.toString(16)} at ${i}`);
-    if (b === 0x0d && buf[i + 1] !== 0x0a) problems.push(`bare CR at ${i}`);
-    if (b === 0x0a) {
-      if (buf[i - 1] !== 0x0d) problems.push(`bare LF at ${i}`);
-      const len = i - 1 - lineStart;
-      if (len > 998) problems.push(`line of ${len} octets at ${lineStart}`);
-      lineStart = i + 1;
-    }
-    if (problems.length > 5) break;
+/** The prepared entity as one Buffer (tests only; the gateway keeps the chunks), checked against `entityLength`. */
+export function entityOf(prepared: Pick<PreparedMessage, 'entity' | 'entityLength'>): Buffer {
+  const entity = Buffer.concat(prepared.entity);
+  if (entity.length !== prepared.entityLength) {
+    throw new Error(`entityLength ${prepared.entityLength} != ${entity.length} bytes in the entity chunks`);
   }
-  if (buf.length - lineStart > 998) problems.push(`last line of ${buf.length - lineStart} octets`);
+  return entity;
+}
+
+/**
+ * Everything that makes bytes non-canonical: 8-bit, NUL, bare CR/LF, long lines.
+ * Takes one Buffer or chunks (read as their concatenation, without copying it).
+ */
+export function canonicalProblems(bytes: Buffer | readonly Buffer[]): string[] {
+  const chunks = (Buffer.isBuffer(bytes) ? [bytes] : bytes).filter((c) => c.length > 0);
+  const problems: string[] = [];
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  let offset = 0; // position of the current chunk in the whole
+  let lineStart = 0;
+  let previous = -1;
+  scan: for (const [k, buf] of chunks.entries()) {
+    const following = chunks[k + 1]?.[0] ?? -1;
+    for (let j = 0; j < buf.length; j++) {
+      const i = offset + j;
+      const b = buf[j] as number;
+      const next = j + 1 < buf.length ? (buf[j + 1] as number) : following;
+      if (b === 0 || b >= 0x80) problems.push(`byte 0x${b.toString(16)} at ${i}`);
+      if (b === 0x0d && next !== 0x0a) problems.push(`bare CR at ${i}`);
+      if (b === 0x0a) {
+        if (previous !== 0x0d) problems.push(`bare LF at ${i}`);
+        const len = i - 1 - lineStart;
+        if (len > 998) problems.push(`line of ${len} octets at ${lineStart}`);
+        lineStart = i + 1;
+      }
+      if (problems.length > 5) break scan;
+      previous = b;
+    }
+    offset += buf.length;
+  }
+  if (total - lineStart > 998) problems.push(`last line of ${total - lineStart} octets`);
   return problems;
 }
 

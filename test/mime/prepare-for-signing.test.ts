@@ -5,6 +5,7 @@ import { splitFields, splitHeaderBody } from '../../src/mime/headers.js';
 import {
   canonicalProblems,
   decodeWithPython,
+  entityOf,
   fixture,
   fixtureDir,
   fixtureNames,
@@ -29,10 +30,12 @@ function contentFieldsOf(raw: Buffer): { outer: Buffer; content: Buffer; body: B
   };
 }
 
+/** Prepares `raw`; `entity` is the concatenated entity (checked against entityLength), `chunks` the entity as returned. */
 async function prepare(raw: Buffer) {
   const prepared = await prepareForSigning(raw, limits);
-  const message = Buffer.concat([prepared.outerHeaders, prepared.entity]);
-  return { ...prepared, message };
+  const entity = entityOf(prepared);
+  const message = Buffer.concat([prepared.outerHeaders, entity]);
+  return { ...prepared, chunks: prepared.entity, entity, message };
 }
 
 describe('prepareForSigning: every fixture', () => {
@@ -291,5 +294,34 @@ describe('prepareForSigning: specific cases', () => {
     const raw = Buffer.from(`Content-Type: multipart/mixed; boundary=x\r\n\r\n${body}`);
     const { entity } = await prepare(raw);
     expect(entity.toString()).toBe(`Content-Type: multipart/mixed; boundary=x\r\n\r\n${body}`);
+  });
+
+  it('returns the entity of an already-canonical 7-bit CRLF message as views into the input, not as a copy', async () => {
+    const body = 'Sehr geehrte Damen und Herren,\r\n\r\n' + 'eine Zeile mit 7-bit Text, wie sie ist.\r\n'.repeat(20_000) + '-- \r\nAmt\r\n';
+    const text = `From: a@example.org\r\nSubject: x\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n${body}`;
+    // The input has an ArrayBuffer of its own, so a copy from Node's shared pool cannot pass for a view.
+    const input = Buffer.from(new ArrayBuffer(Buffer.byteLength(text)));
+    input.write(text, 'latin1');
+    const bodyStart = input.indexOf('\r\n\r\n') + 4;
+
+    const { entity, chunks, entityLength, changed } = await prepare(input);
+    expect(changed).toBe(false);
+    expect(entityLength).toBe(entity.length);
+    expect(entityLength).toBe(chunks.reduce((n, c) => n + c.length, 0));
+    expect(entity.equals(Buffer.from(`Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n${body}`, 'latin1'))).toBe(true);
+
+    // The body chunks follow the header's empty line: each is a view into the
+    // input, in order, together covering exactly the body's bytes there.
+    const separator = chunks.findIndex((c) => c.equals(Buffer.from('\r\n')));
+    expect(separator).toBeGreaterThan(0);
+    const bodyChunks = chunks.slice(separator + 1);
+    expect(bodyChunks.length).toBeGreaterThan(0);
+    let at = input.byteOffset + bodyStart;
+    for (const chunk of bodyChunks) {
+      expect(chunk.buffer).toBe(input.buffer);
+      expect(chunk.byteOffset).toBe(at);
+      at += chunk.length;
+    }
+    expect(at).toBe(input.byteOffset + input.length);
   });
 });

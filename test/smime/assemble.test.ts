@@ -82,6 +82,59 @@ describe('buildMultipartSigned', () => {
   });
 });
 
+describe('buildMultipartSigned with the entity as chunks', () => {
+  /** The entity cut at the given offsets (views, no copies). */
+  const cut = (...at: number[]): Buffer[] => [0, ...at].map((start, i) => entity.subarray(start, at[i] ?? entity.length));
+  const failure = (run: () => unknown): SiegelError => {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof SiegelError) return err;
+      throw err;
+    }
+    throw new Error('expected a SiegelError');
+  };
+
+  it('yields the same bytes as the single-Buffer form, passing the chunks through uncopied', () => {
+    const chunks = cut(1, 100, 100, 101, 2000);
+    expect(Buffer.concat(chunks).equals(entity)).toBe(true);
+    const single = Buffer.concat(buildMultipartSigned(OUTER_HEADERS, entity, signature, { boundary: 'b-3' }));
+    const built = buildMultipartSigned(OUTER_HEADERS, chunks, signature, { boundary: 'b-3' });
+    expect(Buffer.concat(built).equals(single)).toBe(true);
+    for (const chunk of chunks.filter((c) => c.length > 0)) expect(built).toContain(chunk);
+    // a random boundary is chosen with all chunks in view too
+    const random = Buffer.concat(buildMultipartSigned(OUTER_HEADERS, chunks, signature)).toString('latin1');
+    const boundary = /boundary="([^"]+)"/.exec(random)?.[1] ?? '';
+    expect(boundary).toMatch(/^[0-9A-Za-z'()+_,\-./:=?]{20,70}$/);
+    expect(entity.includes(boundary)).toBe(false);
+  });
+
+  it('refuses a given boundary that occurs in one chunk or across the seam of two or three chunks', () => {
+    const boundary = 'Gr=C3=BC=C3=9Fe';
+    const at = entity.indexOf(boundary);
+    expect(at).toBeGreaterThan(0);
+    expect(entity.indexOf(boundary, at + 1)).toBe(-1); // occurs once, so only the seam can reveal it
+    const splits = [
+      cut(at + 5), // two chunks, the seam inside the boundary
+      cut(at + 1), // two chunks, one byte before the seam
+      cut(at + boundary.length - 1), // two chunks, one byte after the seam
+      cut(at + 5, at + 6), // three chunks, the middle one shorter than the boundary
+      cut(at + 5, at + 5, at + 6, at + 6), // with empty chunks in between
+      cut(at - 10), // within one chunk
+    ];
+    for (const chunks of splits) {
+      expect(Buffer.concat(chunks).equals(entity)).toBe(true);
+      const err = failure(() => buildMultipartSigned(OUTER_HEADERS, chunks, signature, { boundary }));
+      expect(err.code).toBe('SIGNING_FAILED');
+      expect(err.message).toMatch(/MIME boundary occurs in the signed entity/);
+    }
+    // the chunks on either side of the seam do not contain it on their own
+    expect(cut(at + 5).some((c) => c.includes(boundary))).toBe(false);
+    // and a boundary that is not in the entity is accepted with the same chunks
+    expect(() => buildMultipartSigned(OUTER_HEADERS, cut(at + 5), signature, { boundary: 'Gr=C3=BC=C3=9Fe-' })).not.toThrow();
+  });
+});
+
 describe('buildOpaqueSigned', () => {
   it('writes application/pkcs7-mime signed-data with the SignedData in base64', () => {
     const signedData = randomBytes(5000);

@@ -24,6 +24,8 @@ export interface Received {
   readonly raw: Buffer;
   readonly secure: boolean;
   readonly user: string | undefined;
+  /** The MAIL FROM parameters (e.g. BODY=8BITMIME), upper-case names. */
+  readonly mailFromArgs: Record<string, string | true>;
 }
 
 export interface FakeNextHop {
@@ -84,6 +86,7 @@ export async function startFakeNextHop(options: FakeNextHopOptions = {}): Promis
               raw: Buffer.concat(chunks),
               secure: session.secure,
               user: typeof session.user === 'string' ? session.user : undefined,
+              mailFromArgs: session.envelope.mailFrom ? { ...(session.envelope.mailFrom.args || {}) } : {},
             });
             return callback(null, 'Ok: queued as NEXT1');
           case 'tempfail':

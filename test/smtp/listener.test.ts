@@ -3,6 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { silentLogger, type Logger } from '../../src/log.js';
+import { pipelineMessage } from '../../src/pipeline/message.js';
 import type { PipelineMessage, PipelineResult } from '../../src/pipeline/types.js';
 import type { ListenerConfig } from '../../src/config/schema.js';
 import { hashPassword } from '../../src/smtp/credentials.js';
@@ -189,7 +190,7 @@ describe('SMTP listener relaying to a real next hop', () => {
     const hop = await fakeHop();
     const { port } = await listen(listenerConfig({ relay: hop.url }), {
       process: async (message) => ({
-        message: { ...message, raw: Buffer.concat([Buffer.from('X-Processed: yes\r\n'), message.raw]) },
+        message: pipelineMessage(message.envelope, [Buffer.from('X-Processed: yes\r\n'), ...message.chunks]),
         actions: [{ stage: 'tag', action: 'added' }],
       }),
     });
@@ -426,6 +427,19 @@ describe('maildir next hop', () => {
     expect(readFileSync(path.join(maildir, 'new', files[0]!)).equals(raw)).toBe(true);
     expect(readdirSync(path.join(maildir, 'tmp'))).toEqual([]);
     expect(readdirSync(path.join(maildir, 'cur'))).toEqual([]);
+  });
+
+  it('writes a message given as chunks, more than one writev can take (IOV_MAX 1024), in order', async () => {
+    const maildir = path.join(tempDir(), 'mail');
+    const nextHop = createNextHop(`maildir:${maildir}`, listenerConfig({}).nextHop, silentLogger(), { hostname: 'siegel.test' });
+    const raw = sampleMessage('0123456789abcdef'.repeat(300));
+    const chunks = Array.from({ length: Math.ceil(raw.length / 2) }, (_, i) => raw.subarray(2 * i, 2 * i + 2));
+    expect(chunks.length).toBeGreaterThan(2048);
+    await nextHop.deliver(pipelineMessage({ mailFrom: 'amt@stadt.example', rcptTo: ['buerger@example.org'] }, chunks), 'Q1');
+    await nextHop.close();
+    const files = readdirSync(path.join(maildir, 'new'));
+    expect(files).toHaveLength(1);
+    expect(readFileSync(path.join(maildir, 'new', files[0]!)).equals(raw)).toBe(true);
   });
 
   it('answers 451 4.3.1 when the maildir cannot be written', async () => {

@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { SiegelError, smtpReplyFor } from '../../src/errors.js';
 import { silentLogger } from '../../src/log.js';
+import { contiguous, pipelineMessage } from '../../src/pipeline/message.js';
 import { createNextHop } from '../../src/smtp/next-hop.js';
 import { closedPort, listenerConfig, sampleMessage, startFakeNextHop, tempDir, tlsFiles, type FakeNextHop } from './helpers.js';
 
@@ -10,7 +11,7 @@ afterEach(async () => {
   await Promise.all(hops.splice(0).map((h) => h.stop()));
 });
 
-const message = { envelope: { mailFrom: 'amt@stadt.example', rcptTo: ['buerger@example.org'] }, raw: sampleMessage() };
+const message = pipelineMessage({ mailFrom: 'amt@stadt.example', rcptTo: ['buerger@example.org'] }, sampleMessage());
 
 function nextHopConfig(values: Parameters<typeof listenerConfig>[0]['nextHop'] = {}) {
   return listenerConfig({ nextHop: values }).nextHop;
@@ -38,7 +39,26 @@ describe('SMTP next hop', () => {
     const result = await nextHop.deliver(message, 'Q1');
     expect(result.response).toBe('250 Ok: queued as NEXT1');
     expect(hop.received[0]).toMatchObject({ secure: true, user: 'relay', rcptTo: ['buerger@example.org'] });
-    expect(hop.received[0]?.raw.equals(message.raw)).toBe(true);
+    expect(hop.received[0]?.raw.equals(contiguous(message))).toBe(true);
+  });
+
+  it('sends a message given as many chunks byte for byte, 8-bit bytes in a later chunk included', async () => {
+    const hop = await startFakeNextHop();
+    hops.push(hop);
+    const raw = sampleMessage('x'.repeat(100_000));
+    const at = [0, 1, 17, 200, raw.indexOf('Grüße'), raw.indexOf('Grüße') + 3, 5000, 70_000, raw.length];
+    const chunks = at.slice(1).map((end, i) => raw.subarray(at[i], end));
+    // Built by hand: pipelineMessage() would merge these small chunks.
+    const chunked = { envelope: message.envelope, chunks, size: raw.length };
+    expect(chunked.chunks.length).toBeGreaterThan(5);
+    expect(chunked.chunks[0]?.some((b) => b >= 0x80)).toBe(false);
+    const nextHop = createNextHop(hop.url, nextHopConfig(), silentLogger());
+    await nextHop.deliver(chunked, 'Q10');
+    await nextHop.close();
+    expect(hop.received).toHaveLength(1);
+    expect(hop.received[0]?.raw.equals(raw)).toBe(true);
+    // the 8-bit bytes in later chunks are seen: the body is declared 8BITMIME
+    expect(hop.received[0]?.mailFromArgs).toMatchObject({ BODY: '8BITMIME' });
   });
 
   it('refuses an unverifiable next hop certificate (451 4.4.1) unless verification is off', async () => {

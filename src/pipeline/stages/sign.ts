@@ -3,12 +3,12 @@
  * signed (RFC 8551). Everything else passes unchanged.
  */
 import type { Config } from '../../config/schema.js';
-import { SiegelError } from '../../errors.js';
 import type { SigningIdentityResolver } from '../../keystore/identity.js';
 import { getHeader, parseAddressList, splitHeaderBody } from '../../mime/headers.js';
 import { prepareForSigning } from '../../mime/prepare-for-signing.js';
 import { buildMultipartSigned, buildOpaqueSigned } from '../../smime/assemble.js';
 import { signContent } from '../../smime/sign.js';
+import { contiguous, leadingBytes, pipelineMessage } from '../message.js';
 import type { Envelope, Stage, StageResult } from '../types.js';
 import { detectClientSmime } from './detect-client-smime.js';
 
@@ -28,16 +28,17 @@ export function createSignStage(options: SignStageOptions): Stage {
         action: { stage: 'sign', action, ...(detail ? { detail } : {}) },
       });
       if (!signing.enabled) return unchanged('disabled');
-      const clientSmime = detectClientSmime(message.raw);
+      const head = leadingBytes(message, limits.headerSize);
+      const clientSmime = detectClientSmime(head);
       if (clientSmime) return unchanged('client-smime', { form: clientSmime });
 
-      const sender = senderMailbox(message.raw);
+      const sender = senderMailbox(head);
       if (!sender) return unchanged('no-sender');
       const now = context.now();
       const identity = await identities.signingIdentity(sender, now);
       if (!identity) return unchanged('no-identity', { sender });
 
-      const prepared = await prepareForSigning(message.raw, {
+      const prepared = await prepareForSigning(contiguous(message), {
         maxDepth: limits.mimeDepth,
         maxParts: limits.mimeParts,
         maxHeaderSize: limits.headerSize,
@@ -47,10 +48,8 @@ export function createSignStage(options: SignStageOptions): Stage {
       const chunks = opaque
         ? buildOpaqueSigned(prepared.outerHeaders, signature)
         : buildMultipartSigned(prepared.outerHeaders, prepared.entity, signature);
-      const raw = Buffer.concat(chunks);
-      if (raw.length === 0) throw new SiegelError('SIGNING_FAILED', 'signed message is empty');
       return {
-        message: { envelope: message.envelope, raw },
+        message: pipelineMessage(message.envelope, chunks),
         action: {
           stage: 'sign',
           action: opaque ? 'signed-opaque' : 'signed',
@@ -62,8 +61,8 @@ export function createSignStage(options: SignStageOptions): Stage {
 }
 
 /** The mailbox whose identity signs: the single From address (RFC 8550 matches it against the certificate). */
-function senderMailbox(raw: Buffer): string | undefined {
-  const { header } = splitHeaderBody(raw);
+function senderMailbox(head: Buffer): string | undefined {
+  const { header } = splitHeaderBody(head);
   const from = getHeader(header, 'from');
   if (!from) return undefined;
   const addresses = parseAddressList(from);

@@ -1,0 +1,44 @@
+/**
+ * Memoisation by certificate content. A gateway signs thousands of messages
+ * with a handful of identities; parsing the same certificates (and checking
+ * the same key against them) for every message would cost more than the
+ * signature itself. Bounded, so unusual workloads cannot grow it without end.
+ */
+import { createHash, type KeyObject } from 'node:crypto';
+
+const LIMIT = 1024;
+
+export function certificateKey(der: Buffer): string {
+  return createHash('sha256').update(der).digest('base64');
+}
+
+/** Wraps `fn(der)` so each distinct certificate is computed once. */
+export function memoByCertificate<T>(fn: (der: Buffer) => T): (der: Buffer) => T {
+  const cache = new Map<string, T>();
+  return (der) => {
+    const key = certificateKey(der);
+    const hit = cache.get(key);
+    if (hit !== undefined) return hit;
+    const value = fn(der);
+    if (cache.size >= LIMIT) cache.delete(cache.keys().next().value as string);
+    cache.set(key, value);
+    return value;
+  };
+}
+
+/** Remembers which certificates a key object was already found to match. */
+export function memoKeyMatch(check: (der: Buffer, key: KeyObject) => boolean): (der: Buffer, key: KeyObject) => boolean {
+  const matched = new WeakMap<KeyObject, Set<string>>();
+  return (der, key) => {
+    const certKey = certificateKey(der);
+    const known = matched.get(key);
+    if (known?.has(certKey)) return true;
+    const ok = check(der, key);
+    if (ok) {
+      const set = known ?? new Set<string>();
+      if (set.size < LIMIT) set.add(certKey);
+      matched.set(key, set);
+    }
+    return ok;
+  };
+}
