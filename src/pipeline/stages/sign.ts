@@ -44,7 +44,9 @@ export function createSignStage(options: SignStageOptions): Stage {
         maxHeaderSize: limits.headerSize,
       });
       const opaque = signing.mode === 'opaque' || wantsOpaque(message.envelope, signing.opaqueFor);
-      const signature = await signContent(prepared.entity, identity, { signingTime: now, detached: !opaque });
+      // includeChain: false leaves the issuing CAs out (for partners that have them installed).
+      const signer = signing.includeChain ? identity : { ...identity, chain: [] };
+      const signature = await signContent(prepared.entity, signer, { signingTime: now, detached: !opaque });
       const chunks = opaque
         ? buildOpaqueSigned(prepared.outerHeaders, signature)
         : buildMultipartSigned(prepared.outerHeaders, prepared.entity, signature);
