@@ -113,7 +113,9 @@ function siegel(argv, options = {}) {
 }
 
 async function startGateway(configFile, port) {
-  const child = spawn(process.execPath, [path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
+  // The same V8 flag as bin/siegel.js's shebang and `npm start` (GATEWAY_NODE_FLAGS overrides).
+  const flags = (process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...flags, path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
