@@ -27,7 +27,16 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     nextHop: submissionHop,
     now: ctx.now,
   });
-  const { port } = await submission.start();
+  let port: number;
+  try {
+    await keystore.checkReady();
+    ({ port } = await submission.start());
+  } catch (err) {
+    // A failed start (no master key, port taken) must not leave the database open.
+    await submissionHop.close();
+    await keystore.close();
+    throw err;
+  }
   logger.info(
     { listener: 'submission', address: `${config.smtp.submission.listen.host}:${port}`, relay: config.smtp.submission.relay },
     'listening',

@@ -45,15 +45,31 @@ export interface ImportResult {
 
 export class Keystore implements SigningIdentityResolver {
   readonly #store: IdentityStore;
-  readonly #masterKey: MasterKey;
+  readonly #masterKey: () => MasterKey;
   readonly #clock: Clock;
   /** Decrypted keys by record id; a record's key never changes under its id (id = certificate hash). */
   readonly #keys = new Map<string, KeyObject>();
 
-  constructor(store: IdentityStore, masterKey: MasterKey, clock: Clock) {
+  /**
+   * `masterKey` may be a loader: it is called (and must throw a clear error
+   * when no key is configured) only when a private key is sealed or opened,
+   * so a gateway without enrolled identities runs without a master key.
+   */
+  constructor(store: IdentityStore, masterKey: MasterKey | (() => MasterKey), clock: Clock) {
     this.#store = store;
-    this.#masterKey = masterKey;
+    let loaded: MasterKey | undefined = typeof masterKey === 'function' ? undefined : masterKey;
+    this.#masterKey = () => (loaded ??= (masterKey as () => MasterKey)());
     this.#clock = clock;
+  }
+
+  /**
+   * Fails when identities are enrolled but their keys cannot be opened (no
+   * or wrong master key), so `siegel serve` stops at start-up instead of
+   * deferring every message later.
+   */
+  async checkReady(): Promise<void> {
+    const records = (await this.#store.list()).filter((r) => r.state === 'active' && r.certificate !== null);
+    for (const record of records) this.keyOf(record as IdentityRecord & { certificate: Buffer });
   }
 
   /** Validates and stores an identity; `now` is the time validity is checked at. */
@@ -75,7 +91,7 @@ export class Keystore implements SigningIdentityResolver {
       state: 'active',
       certificate: Buffer.from(request.certificate),
       chain: orderChain(request.certificate, request.chain),
-      encryptedKey: encryptPrivateKey(this.#masterKey, request.privateKey),
+      encryptedKey: encryptPrivateKey(this.#masterKey(), request.privateKey),
       publicKeySha256,
       request: null,
       subject: info.subject,
@@ -128,7 +144,7 @@ export class Keystore implements SigningIdentityResolver {
     const cached = this.#keys.get(record.id);
     if (cached) return cached;
     const label = `${record.mailbox} (${record.id.slice(0, 16)})`;
-    const key = decryptPrivateKey(this.#masterKey, record.encryptedKey, label);
+    const key = decryptPrivateKey(this.#masterKey(), record.encryptedKey, label);
     // The sealed key is not bound to its row; a key copied between rows must not sign.
     if (!matchesKey(new X509Certificate(record.certificate), key)) {
       throw new SiegelError('IDENTITY_UNAVAILABLE', `stored key of ${label} does not match its certificate`);

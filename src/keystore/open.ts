@@ -7,15 +7,21 @@ import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../log.js';
 import type { IdentityStore } from './identity-store.js';
 import { Keystore, type Clock } from './keystore.js';
-import { loadMasterKey } from './master-key.js';
+import { loadMasterKey, MASTER_KEY_ENV } from './master-key.js';
 import { SqliteIdentityStore } from './sqlite-identity-store.js';
 
 export function openIdentityStore(config: Pick<Config, 'dataDir'>, logger: Logger = createLogger('warn')): IdentityStore {
   return SqliteIdentityStore.open(config.dataDir, (message) => logger.warn(message));
 }
 
-/** Loads the master key first, so a missing key fails before the database is touched. */
+/**
+ * A configured master key is loaded first, so a bad key file fails before
+ * the database is touched. Without one, the keystore still opens (a gateway
+ * with no enrolled identity needs no key); sealing or opening a private key
+ * then fails with the "no master key" message.
+ */
 export function openKeystore(config: Config, env: NodeJS.ProcessEnv, now: Clock, logger: Logger = createLogger('warn')): Keystore {
-  const masterKey = loadMasterKey(config, env, (message) => logger.warn(message));
-  return new Keystore(openIdentityStore(config, logger), masterKey, now);
+  const load = () => loadMasterKey(config, env, (message) => logger.warn(message));
+  const configured = config.masterKeyFile !== undefined || (env[MASTER_KEY_ENV] ?? '') !== '';
+  return new Keystore(openIdentityStore(config, logger), configured ? load() : load, now);
 }
