@@ -17,8 +17,12 @@ export const EX_DATAERR = 65;
 export const EX_TEMPFAIL = 75;
 
 export async function outboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
-  const keystore = openKeystore(ctx.config, ctx.env, ctx.now);
+  let keystore: ReturnType<typeof openKeystore> | undefined;
   try {
+    // Inside the try: a missing master key or an unopenable database is a
+    // temporary failure (75) like any other, not an exit 1 outside the
+    // sysexits codes that MTA pipe transports act on.
+    keystore = openKeystore(ctx.config, ctx.env, ctx.now);
     const raw = await readAll(ctx.stdin, ctx.config.smtp.submission.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
     const pipeline = createOutboundPipeline({ config: ctx.config, identities: keystore, now: ctx.now });
@@ -32,6 +36,6 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
-    await keystore.close();
+    await keystore?.close();
   }
 }

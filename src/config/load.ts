@@ -6,7 +6,9 @@
  * and each key is written in SNAKE_CASE, e.g. SIEGEL_DATA_DIR=/var/lib/siegel
  * or SIEGEL_SMTP__SUBMISSION__LISTEN=0.0.0.0:587. Values are read as YAML
  * scalars or flow collections ("[a, b]"). SIEGEL_MASTER_KEY is a secret, not
- * a config key, and is read by the key store only.
+ * a config key, and is read by the key store only; SIEGEL_CONFIG (which file
+ * to load, set by the Docker image) and SIEGEL_P12_PASSPHRASE (enroll import)
+ * are read by the CLI and are not config keys either.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,8 +18,12 @@ import type { ZodError } from 'zod';
 import { SiegelError } from '../errors.js';
 import { configSchema, type Config, type ListenerConfig } from './schema.js';
 
-/** Environment variables that carry secrets and are never config keys. */
-const secretEnv = new Set(['SIEGEL_MASTER_KEY']);
+/**
+ * SIEGEL_* variables that are not config keys: secrets, and what the CLI
+ * reads itself. The schema is strict, so taking them as keys would reject
+ * every config (e.g. under the Docker image, which sets SIEGEL_CONFIG).
+ */
+const nonConfigEnv = new Set(['SIEGEL_MASTER_KEY', 'SIEGEL_CONFIG', 'SIEGEL_P12_PASSPHRASE']);
 
 export interface LoadOptions {
   /** Path of the YAML file (optional when `values` is given). */
@@ -80,7 +86,7 @@ function snakeToCamel(segment: string): string {
 function envOverrides(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('SIEGEL_') || value === undefined || secretEnv.has(name)) continue;
+    if (!name.startsWith('SIEGEL_') || value === undefined || nonConfigEnv.has(name)) continue;
     const keys = name.slice('SIEGEL_'.length).split('__').map(snakeToCamel);
     let parsed: unknown;
     try {
