@@ -9,7 +9,7 @@ import { SiegelError } from '../errors.js';
 import { isValidAt } from '../pki/certificate-info.js';
 import { matchesKey, orderChain } from '../pki/key-material.js';
 import type { SigningIdentity, SigningIdentityResolver } from './identity.js';
-import type { IdentityRecord, IdentityRole, IdentityState, IdentityStore } from './identity-store.js';
+import type { IdentityRecord, IdentityStore } from './identity-store.js';
 import { normalizeMailbox, validateImport } from './import-validation.js';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
 import type { MasterKey } from './master-key.js';
@@ -24,18 +24,10 @@ export interface ImportRequest {
 }
 
 /** An identity for display; holds no key material. */
-export interface IdentitySummary {
-  readonly id: string;
-  readonly mailbox: string;
-  readonly role: IdentityRole;
-  readonly state: IdentityState;
-  readonly subject: string | null;
-  readonly issuer: string | null;
-  readonly serial: string | null;
-  readonly notBefore: Date | null;
-  readonly notAfter: Date | null;
-  readonly createdAt: Date;
-}
+export type IdentitySummary = Pick<
+  IdentityRecord,
+  'id' | 'mailbox' | 'role' | 'state' | 'subject' | 'issuer' | 'serial' | 'notBefore' | 'notAfter' | 'createdAt'
+>;
 
 export interface ImportResult {
   readonly identity: IdentitySummary;
