@@ -22,6 +22,7 @@ export const errorCatalog = {
   TLS_REQUIRED: { smtp: 530, enhanced: '5.7.0', http: 403, text: 'Must issue a STARTTLS command first' },
   SENDER_NOT_ALLOWED: { smtp: 553, enhanced: '5.7.1', http: 403, text: 'Sender address not allowed for this login' },
   TOO_MANY_RECIPIENTS: { smtp: 452, enhanced: '4.5.3', http: 400, text: 'Too many recipients' },
+  RECIPIENT_NEEDS_OWN_TRANSACTION: { smtp: 452, enhanced: '4.5.3', http: 400, text: 'Recipient needs a separate transaction, send it again' },
   MESSAGE_TOO_LARGE: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'Message size exceeds fixed maximum message size' },
   MESSAGE_MALFORMED: { smtp: 554, enhanced: '5.6.0', http: 400, text: 'Message content could not be processed' },
   MESSAGE_LIMITS_EXCEEDED: { smtp: 554, enhanced: '5.6.0', http: 400, text: 'Message structure exceeds processing limits' },

@@ -3,7 +3,7 @@
  * next hop. Runs until SIGINT/SIGTERM, then stops gracefully.
  */
 import { openKeystore } from '../keystore/open.js';
-import { createOutboundPipeline } from '../pipeline/outbound.js';
+import { createOutboundPipeline, outboundRecipientGroup } from '../pipeline/outbound.js';
 import { createNextHop } from '../smtp/next-hop.js';
 import { createSmtpListener } from '../smtp/listener.js';
 import type { CommandContext } from './context.js';
@@ -24,6 +24,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     hostname: config.hostname ?? 'localhost',
     logger,
     process: createOutboundPipeline({ config, identities: keystore, now: ctx.now }),
+    recipientGroup: outboundRecipientGroup(config),
     nextHop: submissionHop,
     now: ctx.now,
   });

@@ -6,7 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { SigningIdentityResolver } from '../keystore/identity.js';
 import { runStages } from './run.js';
-import { createSignStage } from './stages/sign.js';
+import { createSignStage, signingForm } from './stages/sign.js';
 import type { PipelineMessage, PipelineResult, Stage } from './types.js';
 
 export interface OutboundDeps {
@@ -22,4 +22,13 @@ export function outboundStages(deps: OutboundDeps): Stage[] {
 export function createOutboundPipeline(deps: OutboundDeps): (message: PipelineMessage, queueId: string) => Promise<PipelineResult> {
   const stages = outboundStages(deps);
   return (message, queueId) => runStages(stages, message, { queueId, now: deps.now });
+}
+
+/**
+ * Recipients that need a different treatment cannot share a transaction;
+ * the SMTP edge asks this at RCPT time. Today the only difference is the
+ * form of the signature (opaque for `signing.opaqueFor`).
+ */
+export function outboundRecipientGroup(config: Config): (mailFrom: string, recipient: string) => string {
+  return (_mailFrom, recipient) => signingForm(config.signing, [recipient]);
 }

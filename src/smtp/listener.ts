@@ -32,6 +32,13 @@ export interface SmtpListenerOptions {
   readonly hostname: string;
   readonly logger: Logger;
   readonly process: (message: PipelineMessage, queueId: string) => Promise<PipelineResult>;
+  /**
+   * The pipeline's treatment group of a recipient (e.g. opaque vs
+   * multipart/signed). One DATA has one answer, so a transaction carries
+   * one group only: recipients of another group get 452 4.5.3 and the client
+   * sends them in a new transaction (DESIGN rule 3, RFC 5321 3.3).
+   */
+  readonly recipientGroup?: (mailFrom: string, recipient: string) => string;
   readonly nextHop: NextHop;
   /** Clock for the durations in the log. */
   readonly now?: () => Date;
@@ -213,6 +220,14 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
         // smtp-server replaces a repeated recipient instead of adding it, so that one does not count.
         const repeated = rcpts.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
         if (!repeated && rcpts.length >= config.maxRecipients) return callback(serverError(smtpReplyFor(new SiegelError('TOO_MANY_RECIPIENTS'))));
+        const group = options.recipientGroup;
+        const first = rcpts[0];
+        if (group && first && !repeated) {
+          const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+          if (group(mailFrom, address.address) !== group(mailFrom, first.address)) {
+            return callback(serverError(smtpReplyFor(new SiegelError('RECIPIENT_NEEDS_OWN_TRANSACTION'))));
+          }
+        }
         callback();
       },
 

@@ -9,7 +9,7 @@ import { prepareForSigning } from '../../mime/prepare-for-signing.js';
 import { buildMultipartSigned, buildOpaqueSigned } from '../../smime/assemble.js';
 import { signContent } from '../../smime/sign.js';
 import { contiguous, leadingBytes, pipelineMessage } from '../message.js';
-import type { Envelope, Stage, StageResult } from '../types.js';
+import type { Stage, StageResult } from '../types.js';
 import { detectClientSmime } from './detect-client-smime.js';
 
 export interface SignStageOptions {
@@ -43,7 +43,7 @@ export function createSignStage(options: SignStageOptions): Stage {
         maxParts: limits.mimeParts,
         maxHeaderSize: limits.headerSize,
       });
-      const opaque = signing.mode === 'opaque' || wantsOpaque(message.envelope, signing.opaqueFor);
+      const opaque = signingForm(signing, message.envelope.rcptTo) === 'opaque';
       // includeChain: false leaves the issuing CAs out (for partners that have them installed).
       const signer = signing.includeChain ? identity : { ...identity, chain: [] };
       const signature = await signContent(prepared.entity, signer, { signingTime: now, detached: !opaque });
@@ -71,12 +71,20 @@ function senderMailbox(head: Buffer): string | undefined {
   return addresses.length === 1 ? addresses[0] : undefined;
 }
 
-/** Recipients (addresses or whole domains) configured to receive opaque signatures. */
-function wantsOpaque(envelope: Envelope, opaqueFor: readonly string[]): boolean {
-  if (opaqueFor.length === 0) return false;
-  const targets = new Set(opaqueFor.map((t) => t.toLowerCase()));
-  return envelope.rcptTo.some((rcpt) => {
+/**
+ * The form of signature for these recipients: opaque when configured for all
+ * mail, or when any recipient (address or domain) is in `opaqueFor` (systems
+ * that strip multipart/signed); multipart/signed otherwise. The SMTP edge
+ * keeps the two groups in separate transactions; the `siegel outbound`
+ * filter, which cannot split, signs opaquely if any recipient needs it.
+ */
+export function signingForm(signing: Config['signing'], recipients: readonly string[]): 'opaque' | 'multipart' {
+  if (signing.mode === 'opaque') return 'opaque';
+  if (signing.opaqueFor.length === 0) return 'multipart';
+  const targets = new Set(signing.opaqueFor.map((t) => t.toLowerCase()));
+  const needsOpaque = recipients.some((rcpt) => {
     const address = rcpt.toLowerCase();
     return targets.has(address) || targets.has(address.slice(address.lastIndexOf('@') + 1));
   });
+  return needsOpaque ? 'opaque' : 'multipart';
 }
