@@ -46,9 +46,15 @@ const listenAddress = z
   });
 
 /** smtp://host:port, smtps://host:port or maildir:PATH */
-const relayTarget = z.string().refine((value) => /^(smtps?:\/\/[^/?#]+\/?(\?.*)?|maildir:.+)$/.test(value.trim()), {
-  message: 'expected "smtp://host:port", "smtps://host:port" or "maildir:PATH"',
-});
+const relayTarget = z
+  .string()
+  .refine((value) => /^(smtps?:\/\/[^/?#]+\/?(\?.*)?|maildir:.+)$/.test(value.trim()), {
+    message: 'expected "smtp://host:port", "smtps://host:port" or "maildir:PATH"',
+  })
+  // Credentials in the URL would end up in logs; they belong in nextHop.user/passwordFile.
+  .refine((value) => !/^smtps?:\/\/[^/?#]*@/.test(value.trim()), {
+    message: 'no user or password in the relay URL: use nextHop.user and nextHop.passwordFile',
+  });
 
 const cidr = z.string().refine(
   (value) => /^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(value.trim()),

@@ -36,45 +36,66 @@ export function fieldNeedsRebuild(raw: Buffer): boolean {
   return scan.eightBit || scan.nul || scan.bareCr || scan.longLine;
 }
 
-/** Folds an unfolded "Name: value" line at whitespace; returns it with CRLF line endings and a final CRLF. */
+/**
+ * Folds an unfolded "Name: value" line at whitespace; returns it with CRLF
+ * line endings and a final CRLF. Works with an index into `line` (the rest
+ * of the line is never copied), so a megabyte-long field folds in linear
+ * time: a quadratic version let one hostile header stall the event loop.
+ */
 export function foldField(line: string, soft = 76): string {
   const out: string[] = [];
-  let rest = line;
+  // The unfolded rest is `lead` (a folding space we had to insert, or '') + line.slice(pos).
+  let pos = 0;
+  let lead = '';
+  const length = () => lead.length + line.length - pos;
+  const at = (i: number) => (i < lead.length ? lead[i] : line[pos + i - lead.length]);
+  const slice = (from: number, to: number) => (lead + line.slice(pos, pos + to - lead.length)).slice(from, to);
+  const isWs = (c: string | undefined) => c === ' ' || c === '\t';
   // never fold inside the field name or right after the colon
-  let minCut = Math.max(rest.indexOf(':') + 2, 1);
-  while (rest.length > soft) {
+  let minCut = Math.max(line.indexOf(':') + 2, 1);
+  while (length() > soft) {
     let cut = -1;
-    for (let i = Math.min(soft, rest.length - 1); i > minCut; i--) {
-      if (rest[i] === ' ' || rest[i] === '\t') {
+    for (let i = Math.min(soft, length() - 1); i > minCut; i--) {
+      if (isWs(at(i))) {
         cut = i;
         break;
       }
     }
     if (cut === -1) {
-      const limit = Math.min(MAX_LINE_OCTETS, rest.length - 1);
+      const limit = Math.min(MAX_LINE_OCTETS, length() - 1);
       for (let i = Math.max(soft, minCut + 1); i <= limit; i++) {
-        if (rest[i] === ' ' || rest[i] === '\t') {
+        if (isWs(at(i))) {
           cut = i;
           break;
         }
       }
     }
     if (cut === -1) {
-      if (rest.length <= MAX_LINE_OCTETS) break;
+      if (length() <= MAX_LINE_OCTETS) break;
       // No whitespace in 998 octets: the only way to obey the line limit is
       // to insert a folding space, which changes the value slightly.
-      out.push(rest.slice(0, MAX_LINE_OCTETS - 1));
-      rest = ' ' + rest.slice(MAX_LINE_OCTETS - 1);
+      out.push(slice(0, MAX_LINE_OCTETS - 1));
+      advance(MAX_LINE_OCTETS - 1);
+      lead = ' ';
     } else {
-      out.push(rest.slice(0, cut));
-      rest = rest.slice(cut);
+      out.push(slice(0, cut));
+      advance(cut);
     }
-    // a continuation line starts with whitespace; never cut before its first word
-    minCut = rest.search(/[^ \t]/);
-    if (minCut < 1) minCut = 1;
+    // A continuation line starts with whitespace; never cut before its first
+    // word. Only the first MAX_LINE_OCTETS + 1 characters can matter.
+    minCut = 1;
+    const scanTo = Math.min(length(), MAX_LINE_OCTETS + 2);
+    while (minCut < scanTo && isWs(at(minCut))) minCut++;
+    if (!isWs(at(0))) minCut = 1;
   }
-  out.push(rest);
+  out.push(lead + line.slice(pos));
   return out.join('\r\n') + '\r\n';
+
+  function advance(count: number): void {
+    const fromLead = Math.min(count, lead.length);
+    lead = lead.slice(fromLead);
+    pos += count - fromLead;
+  }
 }
 
 /** Last resort for bytes that are not a field at all: keep them visible, make them 7-bit. */

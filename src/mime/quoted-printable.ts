@@ -86,7 +86,9 @@ function encode(chunks: readonly Buffer[], options: QpOptions, w: Sink): void {
   };
   const literal = (b: number): void => {
     if (lineLen + 1 > MAX_CHARS) softBreak();
-    if (lineLen === 0 && (b === 0x46 || b === 0x2e)) {
+    // At a line start: "F" (mbox "From " mangling), "." (SMTP dot handling) and
+    // "-" (after a soft break a line could otherwise read as a MIME boundary).
+    if (lineLen === 0 && (b === 0x46 || b === 0x2e || b === 0x2d)) {
       encoded(b);
       return;
     }

@@ -76,7 +76,9 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
         host: target.host,
         port: target.port,
         secure: target.secure,
-        requireTLS: !target.secure && config.requireTls,
+        // A password never travels in clear text: with AUTH configured, STARTTLS is
+        // required even when nextHop.requireTls is off (as Postfix's noplaintext).
+        requireTLS: !target.secure && (config.requireTls || auth !== undefined),
         name: options.hostname,
         connectionTimeout: config.timeout,
         greetingTimeout: config.timeout,

@@ -259,6 +259,12 @@ describe('loadConfig: listen addresses and relays', () => {
     );
   });
 
+  it.each(['smtp://relay:secret@mail.stadt.example:25', 'smtps://user@mail.stadt.example:465'])('rejects credentials in relay %p', (relay) => {
+    const error = errorFor(`${MINIMAL}smtp:\n  submission:\n    relay: ${JSON.stringify(relay)}\n`);
+    expect(error).toContain('smtp.submission.relay: no user or password in the relay URL: use nextHop.user and nextHop.passwordFile');
+    expect(error).not.toContain('secret');
+  });
+
   it('checks client networks', () => {
     const config = load(`${MINIMAL}smtp:\n  submission:\n    clientNetworks: [10.0.0.0/8, "fd00::/8", 192.0.2.7]\n`);
     expect(config.smtp.submission.clientNetworks).toEqual(['10.0.0.0/8', 'fd00::/8', '192.0.2.7']);

@@ -34,6 +34,8 @@ export interface FakeNextHop {
   readonly received: Received[];
   /** Sessions that reached DATA (delivered or not). */
   dataStarted: number;
+  /** AUTH attempts received (successful or not). */
+  readonly logins: number;
   mode: Mode;
   /** Recipient -> reply for RCPT TO (e.g. '550 5.1.1 ...'). */
   readonly refuse: Map<string, { code: number; text: string }>;
@@ -48,7 +50,7 @@ export interface FakeNextHopOptions {
 
 export async function startFakeNextHop(options: FakeNextHopOptions = {}): Promise<FakeNextHop> {
   const received: Received[] = [];
-  const state = { mode: 'accept' as Mode, dataStarted: 0 };
+  const state = { mode: 'accept' as Mode, dataStarted: 0, logins: 0 };
   const refuse = new Map<string, { code: number; text: string }>();
   const server: SMTPServer = new SMTPServer({
     logger: false,
@@ -58,6 +60,7 @@ export async function startFakeNextHop(options: FakeNextHopOptions = {}): Promis
     disabledCommands: [...(options.tls ? [] : ['STARTTLS']), ...(options.login ? [] : ['AUTH'])],
     ...(options.tls ?? {}),
     onAuth(auth, _session, callback) {
+      state.logins++;
       const ok = options.login && auth.username === options.login.user && auth.password === options.login.pass;
       callback(null, ok ? { user: auth.username } : { message: 'Authentication failed', responseCode: 535 });
     },
@@ -112,6 +115,9 @@ export async function startFakeNextHop(options: FakeNextHopOptions = {}): Promis
     refuse,
     get dataStarted() {
       return state.dataStarted;
+    },
+    get logins() {
+      return state.logins;
     },
     set dataStarted(value: number) {
       state.dataStarted = value;

@@ -85,16 +85,30 @@ describe('SMTP next hop', () => {
   });
 
   it('treats a refused login at the next hop as our configuration problem (451 4.3.5), never as the client’s', async () => {
-    const hop = await startFakeNextHop({ login: { user: 'relay', pass: 'right' } });
+    const tls = await tlsFiles();
+    const hop = await startFakeNextHop({ tls: { key: tls.keyPem, cert: tls.certPem }, login: { user: 'relay', pass: 'right' } });
     hops.push(hop);
     const dir = tempDir();
     const passwordFile = path.join(dir, 'password');
     writeFileSync(passwordFile, 'wrong');
-    const nextHop = createNextHop(hop.url, nextHopConfig({ user: 'relay', passwordFile }), silentLogger());
-    // The fake next hop offers AUTH only over TLS unless told otherwise; it has no TLS, so smtp-server allows it in clear.
+    const nextHop = createNextHop(`smtp://localhost:${hop.port}`, nextHopConfig({ caFile: tls.cert, user: 'relay', passwordFile }), silentLogger());
     const err = await failure(nextHop.deliver(message, 'Q5'));
     expect(err.code).toBe('CONFIG_INVALID');
     expect(smtpReplyFor(err)).toMatchObject({ code: 451, enhanced: '4.3.5' });
+  });
+
+  it('never sends the next-hop password over a connection without TLS', async () => {
+    const hop = await startFakeNextHop({ login: { user: 'relay', pass: 'secret' } });
+    hops.push(hop);
+    const dir = tempDir();
+    const passwordFile = path.join(dir, 'password');
+    writeFileSync(passwordFile, 'secret');
+    // requireTls is off, but a login is configured and the next hop offers no STARTTLS.
+    const nextHop = createNextHop(hop.url, nextHopConfig({ user: 'relay', passwordFile }), silentLogger());
+    const err = await failure(nextHop.deliver(message, 'Q5b'));
+    expect(smtpReplyFor(err).code).toBe(451);
+    expect(hop.logins).toBe(0);
+    expect(hop.received).toHaveLength(0);
   });
 
   it('maps a closed port to NEXT_HOP_UNREACHABLE and a garbage greeting to NEXT_HOP_PROTOCOL', async () => {

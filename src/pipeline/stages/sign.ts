@@ -4,7 +4,8 @@
  */
 import type { Config } from '../../config/schema.js';
 import type { SigningIdentityResolver } from '../../keystore/identity.js';
-import { getHeader, parseAddressList, splitHeaderBody } from '../../mime/headers.js';
+import { getHeader, parseAddressList, splitFields, splitHeaderBody } from '../../mime/headers.js';
+import { SiegelError } from '../../errors.js';
 import { prepareForSigning } from '../../mime/prepare-for-signing.js';
 import { buildMultipartSigned, buildOpaqueSigned } from '../../smime/assemble.js';
 import { signContent } from '../../smime/sign.js';
@@ -38,6 +39,7 @@ export function createSignStage(options: SignStageOptions): Stage {
       const identity = await identities.signingIdentity(sender, now);
       if (!identity) return unchanged('no-identity', { sender });
 
+      checkHeaderFields(head);
       const prepared = await prepareForSigning(contiguous(message), {
         maxDepth: limits.mimeDepth,
         maxParts: limits.mimeParts,
@@ -60,6 +62,25 @@ export function createSignStage(options: SignStageOptions): Stage {
       };
     },
   };
+}
+
+/**
+ * A header line that is not a field cannot be kept outside the signature
+ * nor moved into it without changing what the sender wrote; a permanent
+ * refusal tells the sender at once (a temporary one would be retried for
+ * days). An mbox "From " line usually means a pipe transport adds it.
+ */
+function checkHeaderFields(head: Buffer): void {
+  const fields = splitFields(splitHeaderBody(head).header);
+  const index = fields.findIndex((f) => f.name === '');
+  if (index < 0) return;
+  const line = fields[index]?.raw.subarray(0, 5).toString('latin1') ?? '';
+  throw new SiegelError(
+    'MESSAGE_MALFORMED',
+    index === 0 && line === 'From '
+      ? 'message starts with an mbox "From " line, not a header field (a pipe transport adding it? Postfix: drop the F flag)'
+      : `header line ${index + 1} is not a header field ("Name: value")`,
+  );
 }
 
 /** The mailbox whose identity signs: the single From address (RFC 8550 matches it against the certificate). */
