@@ -88,9 +88,12 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     .option('--json', 'machine-readable output')
     .action(run(async (opts: ConfigOptions & { json?: boolean }) => certsList(await context(opts, 'warn'), { json: opts.json })));
 
-  withConfig(program.command('passwd').description('print a credentials-file line for SMTP AUTH (password read from stdin)'))
+  // Needs no config: it only hashes what it reads.
+  program
+    .command('passwd')
+    .description('print a credentials-file line for SMTP AUTH (password read from stdin)')
     .requiredOption('--user <name>', 'login name')
-    .action(run(async (opts: ConfigOptions & { user: string }) => passwd(await context(opts, 'warn'), { user: opts.user })));
+    .action(run(async (opts: { user: string }) => passwd({ stdin, stdout, stderr }, { user: opts.user })));
 
   withConfig(program.command('health').description('check that the submission listener answers'))
     .action(run(async (opts: ConfigOptions) => health(await context(opts, 'warn'))));

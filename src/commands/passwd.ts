@@ -21,7 +21,7 @@ async function readLine(stream: NodeJS.ReadableStream, limit = 4096): Promise<st
   return text === '' ? undefined : text.replace(/\r$/, '');
 }
 
-export async function passwd(ctx: CommandContext, opts: { user: string }): Promise<number> {
+export async function passwd(ctx: Pick<CommandContext, 'stdin' | 'stdout' | 'stderr'>, opts: { user: string }): Promise<number> {
   const problem = invalidUserName(opts.user);
   if (problem) {
     ctx.stderr.write(`siegel passwd: ${problem}\n`);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli.js';
+import { verifyPassword } from '../../src/smtp/credentials.js';
 import { ExitCode } from '../../src/commands/context.js';
 import { EX_DATAERR, EX_TEMPFAIL } from '../../src/commands/outbound.js';
 import { createRootCa, issueCa, issueMailbox, type Issued } from '../../src/pki/generate.js';
@@ -348,6 +349,18 @@ describe('siegel: configuration and usage errors', () => {
     const missing = await siegel(['enroll', 'import', '--config', files.config]);
     expect(missing.code).toBe(ExitCode.usage);
     expect(missing.stderr).toContain("required option '--mailbox <addr>' not specified");
+  });
+});
+
+describe('siegel passwd', () => {
+  it('prints a credentials line that verifies, without any configuration', async () => {
+    const result = await siegel(['passwd', '--user', 'scanner'], { stdin: 'geheim\n' });
+    expect(result.code).toBe(0);
+    const line = result.stdout.toString().trim();
+    expect(line).toMatch(/^scanner:\$scrypt\$N=\d+,r=\d+,p=\d+\$/);
+    const hash = line.slice('scanner:'.length);
+    expect(await verifyPassword('geheim', hash)).toBe(true);
+    expect(await verifyPassword('falsch', hash)).toBe(false);
   });
 });
 
