@@ -49,8 +49,17 @@ function depthOf(node: MimeNode): number {
   return depth;
 }
 
+/**
+ * Header fields that start with "Content-" but describe the message, not
+ * the MIME entity: Outlook's Content-Class (it tells a meeting request from
+ * a note and is read from the top-level header) and the X.400 gateway
+ * fields. They stay outside the signed entity, where clients look for them.
+ */
+const MESSAGE_LEVEL_CONTENT_FIELDS = new Set(['content-class', 'content-return', 'content-identifier']);
+
 function isContentField(f: HeaderField): boolean {
-  return f.name.toLowerCase().startsWith('content-');
+  const name = f.name.toLowerCase();
+  return name.startsWith('content-') && !MESSAGE_LEVEL_CONTENT_FIELDS.has(name);
 }
 
 function endsWithLf(buf: Buffer): boolean {
