@@ -101,6 +101,13 @@ function listenerSchema(defaults: { listen: string; relay: string }) {
           credentialsFile: z.string().optional(),
           /** Clients must authenticate (from any network). */
           required: z.boolean().default(false),
+          /**
+           * Login -> the sender addresses ("a@x.example") or domains
+           * ("@x.example") it may use in From and MAIL FROM. When set, every
+           * authenticated login must be listed; unauthenticated clients from
+           * clientNetworks (e.g. the internal mail server) are not checked.
+           */
+          senders: z.record(z.string(), z.array(z.string().min(1))).optional(),
         })
         .strict()
         .prefault({}),

@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { SigningIdentityResolver } from '../keystore/identity.js';
 import { runStages } from './run.js';
+import { createAuthorizeSenderStage } from './stages/authorize-sender.js';
 import { createSignStage, signingForm } from './stages/sign.js';
 import type { PipelineMessage, PipelineResult, Stage } from './types.js';
 
@@ -16,7 +17,13 @@ export interface OutboundDeps {
 }
 
 export function outboundStages(deps: OutboundDeps): Stage[] {
-  return [createSignStage({ signing: deps.config.signing, limits: deps.config.limits, identities: deps.identities })];
+  const { config } = deps;
+  const senders = config.smtp.submission.auth.senders;
+  return [
+    // Only when logins are bound to senders; otherwise it would add nothing but a log entry.
+    ...(senders ? [createAuthorizeSenderStage({ senders, maxHeaderSize: config.limits.headerSize })] : []),
+    createSignStage({ signing: config.signing, limits: config.limits, identities: deps.identities }),
+  ];
 }
 
 export function createOutboundPipeline(deps: OutboundDeps): (message: PipelineMessage, queueId: string) => Promise<PipelineResult> {

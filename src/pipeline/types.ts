@@ -7,6 +7,8 @@ export interface Envelope {
   readonly mailFrom: string;
   /** RCPT TO addresses, in order. */
   readonly rcptTo: readonly string[];
+  /** The SMTP AUTH login of the client, when it authenticated. */
+  readonly authenticatedUser?: string;
 }
 
 export interface PipelineMessage {

@@ -99,9 +99,11 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
 
   async function transaction(stream: SMTPServerDataStream, session: SMTPServerSession, client: ClientState | undefined, queueId: string): Promise<string> {
     const started = now().getTime();
+    const user = userOf(session);
     const envelope = {
       mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
       rcptTo: session.envelope.rcptTo.map((rcpt) => rcpt.address),
+      ...(user !== undefined ? { authenticatedUser: user } : {}),
     };
     const fields: Record<string, unknown> = {
       queueId,
