@@ -118,6 +118,8 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
     const line = (extra: Record<string, unknown>) => ({
       ...fields,
       actions: actions.map((a) => `${a.stage}:${a.action}`),
+      // What the stages reported beyond their outcome, e.g. which identity signed.
+      ...stageDetails(actions),
       ...extra,
       durationMs: now().getTime() - started,
     });
@@ -310,4 +312,10 @@ function declaredSize(session: SMTPServerSession): number | undefined {
   const args = mailFrom ? (mailFrom.args as Record<string, string> | false | undefined) : undefined;
   const value = args ? args.SIZE : undefined;
   return value !== undefined && /^\d{1,12}$/.test(value) ? Number(value) : undefined;
+}
+
+/** The stages' details keyed by stage name, for the log line (never message content). */
+function stageDetails(actions: readonly StageAction[]): Record<string, unknown> {
+  const details = Object.fromEntries(actions.filter((a) => a.detail).map((a) => [a.stage, a.detail]));
+  return Object.keys(details).length > 0 ? { details } : {};
 }

@@ -140,6 +140,7 @@ describe('siegel serve', () => {
     expect(certs).not.toMatch(/subject=.*CN ?= ?Test Root/);
     // One log line for the message, without its content.
     expect(logText).toContain('"actions":["sign:signed"]');
+    expect(logText).toContain(`"details":{"sign":{"signer":"${mailbox}","converted":true}}`);
     expect(logText).not.toContain('anbei der Bescheid');
   });
 
