@@ -1,0 +1,47 @@
+/**
+ * A gateway for serve-level tests: a temp dir with a master key and the
+ * given config (after the data/trust/master-key lines), the given mailboxes
+ * enrolled with P-256 certificates from a throw-away root, and `siegel serve`
+ * started in-process on an ephemeral port.
+ */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { loadConfig } from '../../src/config/load.js';
+import { startServer, type ServeHandle } from '../../src/commands/serve.js';
+import { openKeystore } from '../../src/keystore/open.js';
+import { silentLogger } from '../../src/log.js';
+import { createRootCa, issueMailbox } from '../../src/pki/generate.js';
+import { tempDir } from '../smtp/helpers.js';
+
+export interface TestGateway {
+  readonly dir: string;
+  readonly server: ServeHandle;
+  stop(): Promise<void>;
+}
+
+/** `configTail` is YAML appended after the dataDir/trustAnchors/masterKeyFile lines; it may reference `dir`. */
+export async function startTestGateway(options: { configTail: (dir: string) => string; mailboxes: readonly string[] }): Promise<TestGateway> {
+  const dir = tempDir('siegel-gateway-');
+  mkdirSync(path.join(dir, 'trust'));
+  writeFileSync(path.join(dir, 'master.key'), 't'.repeat(44), { mode: 0o600 });
+  const file = path.join(dir, 'siegel.yaml');
+  writeFileSync(file, `dataDir: data\ntrustAnchors: trust\nmasterKeyFile: master.key\n${options.configTail(dir)}`);
+  const config = loadConfig({ file, env: {} });
+  const root = await createRootCa({ subject: [['CN', 'Gateway Test Root']], keySpec: 'p256' });
+  const keystore = openKeystore(config, {}, () => new Date());
+  for (const mailbox of options.mailboxes) {
+    const leaf = await issueMailbox(root, { subject: [['CN', mailbox]], email: mailbox, keySpec: 'p256' });
+    await keystore.importIdentity({ mailbox, privateKey: leaf.privateKey, certificate: leaf.certificate, chain: [] }, new Date());
+  }
+  await keystore.close();
+  const server = await startServer({ config, stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough(), env: {}, logger: silentLogger(), now: () => new Date() });
+  return {
+    dir,
+    server,
+    async stop() {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
