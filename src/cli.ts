@@ -12,7 +12,7 @@ import { ExitCode, type CommandContext } from './commands/context.js';
 import { defaultDemoDir, prepareDemo } from './commands/demo.js';
 import { enrollImport } from './commands/enroll-import.js';
 import { health } from './commands/health.js';
-import { outboundFilter } from './commands/outbound.js';
+import { EX_CONFIG, outboundFilter } from './commands/outbound.js';
 import { passwd } from './commands/passwd.js';
 import { serve } from './commands/serve.js';
 
@@ -65,7 +65,20 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   withConfig(program.command('outbound').description('outbound pipeline as a filter: message on stdin, processed message on stdout'))
     .option('--from <addr>', 'envelope sender (default: the From header)')
     .option('--to <addr...>', 'envelope recipients (default: To and Cc headers)')
-    .action(run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => outboundFilter(await context(opts, 'warn'), opts)));
+    .action(
+      run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => {
+        // A filter's caller (e.g. a Postfix pipe transport) reads sysexits codes: a broken
+        // config is EX_CONFIG, which defers the mail instead of bouncing it.
+        let ctx: CommandContext;
+        try {
+          ctx = await context(opts, 'warn');
+        } catch (err) {
+          stderr.write(`siegel outbound: ${errorMessage(err)}\n`);
+          return EX_CONFIG;
+        }
+        return outboundFilter(ctx, opts);
+      }),
+    );
 
   const enroll = program.command('enroll').description('enroll mailbox identities');
   withConfig(enroll.command('import').description('import a mailbox identity (PKCS#12, or certificate + key)'))

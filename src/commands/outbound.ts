@@ -2,7 +2,7 @@
  * `siegel outbound`: the outbound pipeline as a filter (stdin -> stdout).
  * Exit codes follow sysexits so MTAs and scripts can react: 0 written,
  * 75 (EX_TEMPFAIL) try again later, 65 (EX_DATAERR) the input cannot be
- * processed. Nothing is written on failure, so the caller keeps the message.
+ * processed, 78 (EX_CONFIG) the configuration cannot be loaded. Nothing is written on failure, so the caller keeps the message.
  */
 import { errorCatalog, errorMessage, SiegelError } from '../errors.js';
 import { createOutboundPipeline } from '../pipeline/outbound.js';
@@ -15,6 +15,8 @@ import { pipelineMessage, writeChunks } from '../pipeline/message.js';
 
 export const EX_DATAERR = 65;
 export const EX_TEMPFAIL = 75;
+/** The configuration cannot be loaded; MTAs defer (Postfix: 4.3.5). */
+export const EX_CONFIG = 78;
 
 export async function outboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
   let keystore: ReturnType<typeof openKeystore> | undefined;

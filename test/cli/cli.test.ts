@@ -290,6 +290,14 @@ describe('siegel: configuration and usage errors', () => {
     expect(result.stderr).toContain('smtp.submission.maxMessageSize: expected a size like "10MB"');
   });
 
+  it('exits 78 (EX_CONFIG) from outbound when the config is broken, so an MTA defers the mail instead of bouncing it', async () => {
+    const config = writeConfig('bad-outbound.yaml', 'smtp:\n  submission:\n    maxMessageSize: lots\n');
+    const result = await siegel(['outbound', '--config', config], { stdin: 'From: a@example.org\r\n\r\nx\r\n' });
+    expect(result.code).toBe(78);
+    expect(result.stdout.length).toBe(0);
+    expect(result.stderr).toContain('siegel outbound: invalid configuration');
+  });
+
   it('names a bad SIEGEL_* override the same way', async () => {
     const result = await siegel(['outbound', '--config', files.config], { stdin: message(MAILBOX), env: { SIEGEL_SMTP__SUBMISSION__LISTEN: 'localhost' } });
     expect(result.code).not.toBe(0);
