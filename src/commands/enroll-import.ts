@@ -8,7 +8,7 @@ import { SiegelError, errorMessage } from '../errors.js';
 import { openKeystore } from '../keystore/open.js';
 import { orderChain, type KeyMaterial } from '../pki/key-material.js';
 import { parseCertificates, readKeyFiles } from '../pki/key-files.js';
-import { readPkcs12 } from '../pki/pkcs12.js';
+import { readPkcs12Identities } from '../pki/pkcs12.js';
 import { ExitCode, type CommandContext } from './context.js';
 
 export const P12_PASSPHRASE_ENV = 'SIEGEL_P12_PASSPHRASE';
@@ -32,23 +32,26 @@ class InputError extends Error {}
 
 export async function enrollImport(ctx: CommandContext, opts: EnrollImportOptions): Promise<number> {
   try {
-    const material = await readMaterial(ctx, opts);
+    const materials = await readMaterials(ctx, opts);
     const keystore = openKeystore(ctx.config, ctx.env, ctx.now, ctx.logger);
     try {
-      const { identity, created } = await keystore.importIdentity({ mailbox: opts.mailbox, ...material }, ctx.now());
-      const notAfter = identity.notAfter ?? ctx.now();
-      const daysLeft = Math.floor((notAfter.getTime() - ctx.now().getTime()) / DAY);
-      const lines = [
-        created ? `Enrolled ${identity.mailbox} (${identity.role})` : `Already enrolled: ${identity.mailbox} (${identity.role}), nothing changed`,
-        `  subject:     ${identity.subject ?? '-'}`,
-        `  issuer:      ${identity.issuer ?? '-'}`,
-        `  serial:      ${identity.serial ?? '-'}`,
-        `  valid until: ${notAfter.toISOString().slice(0, 10)} (${daysLeft} days left)`,
-        `  chain:       ${material.chain.length} CA certificate(s)`,
-      ];
-      ctx.stdout.write(`${lines.join('\n')}\n`);
-      if (daysLeft < EXPIRY_WARNING_DAYS) {
-        ctx.stderr.write(`siegel enroll import: warning: the certificate expires in ${daysLeft} days; plan its renewal\n`);
+      // A PKCS#12 file may hold the mailbox's signing and encryption identities together.
+      for (const material of materials) {
+        const { identity, created } = await keystore.importIdentity({ mailbox: opts.mailbox, ...material }, ctx.now());
+        const notAfter = identity.notAfter ?? ctx.now();
+        const daysLeft = Math.floor((notAfter.getTime() - ctx.now().getTime()) / DAY);
+        const lines = [
+          created ? `Enrolled ${identity.mailbox} (${identity.role})` : `Already enrolled: ${identity.mailbox} (${identity.role}), nothing changed`,
+          `  subject:     ${identity.subject ?? '-'}`,
+          `  issuer:      ${identity.issuer ?? '-'}`,
+          `  serial:      ${identity.serial ?? '-'}`,
+          `  valid until: ${notAfter.toISOString().slice(0, 10)} (${daysLeft} days left)`,
+          `  chain:       ${material.chain.length} CA certificate(s)`,
+        ];
+        ctx.stdout.write(`${lines.join('\n')}\n`);
+        if (daysLeft < EXPIRY_WARNING_DAYS) {
+          ctx.stderr.write(`siegel enroll import: warning: the certificate expires in ${daysLeft} days; plan its renewal\n`);
+        }
       }
       return ExitCode.ok;
     } finally {
@@ -62,26 +65,28 @@ export async function enrollImport(ctx: CommandContext, opts: EnrollImportOption
   }
 }
 
-async function readMaterial(ctx: CommandContext, opts: EnrollImportOptions): Promise<KeyMaterial> {
+async function readMaterials(ctx: CommandContext, opts: EnrollImportOptions): Promise<KeyMaterial[]> {
   const pair = opts.cert !== undefined || opts.key !== undefined;
   if (opts.p12 !== undefined && pair) throw new UsageError('give either --p12 or --cert with --key, not both');
   if (opts.p12 !== undefined) {
     const passphrase = await p12Passphrase(ctx, opts);
-    const material = await readPkcs12(await input(opts.p12, 'PKCS#12 file'), passphrase);
-    if (opts.chain === undefined) return material;
+    const materials = await readPkcs12Identities(await input(opts.p12, 'PKCS#12 file'), passphrase);
+    if (opts.chain === undefined) return materials;
     // Files exported without their CA certificates: --chain supplies them.
     const extra = parseCertificates(await input(opts.chain, 'chain file'), 'chain file');
-    return { ...material, chain: orderChain(material.certificate, [...material.chain, ...extra]) };
+    return materials.map((material) => ({ ...material, chain: orderChain(material.certificate, [...material.chain, ...extra]) }));
   }
   if (opts.cert === undefined || opts.key === undefined) {
     throw new UsageError(pair ? '--cert and --key go together' : 'give --p12 FILE, or --cert FILE with --key FILE');
   }
-  return readKeyFiles({
-    certificate: await input(opts.cert, 'certificate file'),
-    privateKey: await input(opts.key, 'key file'),
-    chain: opts.chain === undefined ? undefined : await input(opts.chain, 'chain file'),
-    keyPassphrase: opts.keyPassphraseFile === undefined ? undefined : await passphraseFrom(opts.keyPassphraseFile),
-  });
+  return [
+    readKeyFiles({
+      certificate: await input(opts.cert, 'certificate file'),
+      privateKey: await input(opts.key, 'key file'),
+      chain: opts.chain === undefined ? undefined : await input(opts.chain, 'chain file'),
+      keyPassphrase: opts.keyPassphraseFile === undefined ? undefined : await passphraseFrom(opts.keyPassphraseFile),
+    }),
+  ];
 }
 
 async function p12Passphrase(ctx: CommandContext, opts: EnrollImportOptions): Promise<string> {

@@ -32,8 +32,8 @@ export function assembleKeyMaterial(privateKey: KeyObject, certificates: readonl
 /**
  * Orders CA certificates from the leaf's issuer upwards and drops
  * self-signed roots (trust anchors are configured, never taken from an
- * import file) and duplicates. Certificates that do not link into the path
- * are kept at the end: they may be cross-certificates a verifier needs.
+ * import file) and duplicates. CA certificates that do not link into the
+ * path are kept at the end: they may be cross-certificates a verifier needs.
  */
 export function orderChain(leaf: Buffer, others: readonly Buffer[]): Buffer[] {
   const seen = new Set<string>([fingerprint(leaf)]);
@@ -53,7 +53,8 @@ export function orderChain(leaf: Buffer, others: readonly Buffer[]): Buffer[] {
     ordered.push(issuer);
     current = issuer;
   }
-  const rest = pool.filter((x509) => !ordered.includes(x509));
+  // Other end-entity certificates (e.g. the mailbox's second identity in the same file) are no chain.
+  const rest = pool.filter((x509) => !ordered.includes(x509) && x509.ca);
   return [...ordered, ...rest].map((x509) => Buffer.from(x509.raw));
 }
 

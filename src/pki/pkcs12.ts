@@ -31,7 +31,20 @@ interface Collected {
   certificates: Buffer[];
 }
 
+/** The one identity in a PKCS#12 file; a file with several keys is refused (see readPkcs12Identities). */
 export async function readPkcs12(bytes: Buffer, passphrase: string): Promise<KeyMaterial> {
+  const identities = await readPkcs12Identities(bytes, passphrase);
+  if (identities.length > 1) {
+    throw new SiegelError('ENROLL_REJECTED', `PKCS#12 file contains ${identities.length} private keys; export one mailbox identity per file`);
+  }
+  return identities[0] as KeyMaterial;
+}
+
+/**
+ * Every key in a PKCS#12 file with its certificate and chain. Some PKIs and
+ * Java keystores deliver a mailbox's signing and encryption keys in one file.
+ */
+export async function readPkcs12Identities(bytes: Buffer, passphrase: string): Promise<KeyMaterial[]> {
   const pfx = parsePfx(bytes);
   const hasMac = pfx.macData !== undefined;
   if (pfx.authSafe.contentType !== CT_DATA) {
@@ -57,10 +70,7 @@ export async function readPkcs12(bytes: Buffer, passphrase: string): Promise<Key
   if (collected.keys.length === 0) {
     throw new SiegelError('ENROLL_REJECTED', 'PKCS#12 file contains no private key (exported without the key?)');
   }
-  if (collected.keys.length > 1) {
-    throw new SiegelError('ENROLL_REJECTED', `PKCS#12 file contains ${collected.keys.length} private keys; export one mailbox identity per file`);
-  }
-  return assembleKeyMaterial(toKeyObject(collected.keys[0] as Buffer), collected.certificates, 'PKCS#12 file');
+  return collected.keys.map((key) => assembleKeyMaterial(toKeyObject(key), collected.certificates, 'PKCS#12 file'));
 }
 
 function parsePfx(bytes: Buffer): pkijs.PFX {

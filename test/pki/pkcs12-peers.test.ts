@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { KeySpec } from '../../src/pki/generate.js';
-import { readPkcs12 } from '../../src/pki/pkcs12.js';
+import { readPkcs12, readPkcs12Identities } from '../../src/pki/pkcs12.js';
 import { mailboxCert, opensslPkcs12, tempDir, testPki } from './test-pki.js';
 
 const passphrase = 'Geheim-123';
@@ -57,5 +57,32 @@ describe.each<KeySpec>(['rsa2048', 'p256'])('PKCS#12 (%s key) written by', (keyS
       '-destkeystore', out, '-deststoretype', 'PKCS12', '-deststorepass', passphrase,
     ], { stdio: 'pipe' });
     await expectReadable(out, leaf, pki.ca.certificate);
+  });
+});
+
+describe('a PKCS#12 file holding a mailbox signing and encryption key (Java keystore with two entries)', () => {
+  it('yields both identities, each with only its CA as chain', async () => {
+    const pki = await testPki('rsa2048');
+    const sign = await mailboxCert(pki, { email: 'zwei@stadt.example', usage: 'sign' });
+    const encrypt = await mailboxCert(pki, { email: 'zwei@stadt.example', usage: 'encrypt' });
+    const store = path.join(dir, 'zwei-java.p12');
+    for (const [name, leaf] of [['zwei-sign', sign], ['zwei-encrypt', encrypt]] as const) {
+      opensslPkcs12(dir, name, leaf, pki, passphrase, 'modern');
+      execFileSync('keytool', [
+        '-importkeystore', '-noprompt',
+        '-srckeystore', path.join(dir, `${name}.p12`), '-srcstoretype', 'PKCS12', '-srcstorepass', passphrase,
+        '-destkeystore', store, '-deststoretype', 'PKCS12', '-deststorepass', passphrase,
+      ], { stdio: 'pipe' });
+    }
+    const identities = await readPkcs12Identities(readFileSync(store), passphrase);
+    expect(identities).toHaveLength(2);
+    const bySerial = (der: Buffer) => new X509Certificate(der).serialNumber;
+    expect(identities.map((m) => bySerial(m.certificate)).sort()).toEqual([bySerial(sign.certificate), bySerial(encrypt.certificate)].sort());
+    for (const material of identities) {
+      expect(new X509Certificate(material.certificate).checkPrivateKey(material.privateKey)).toBe(true);
+      expect(material.chain).toHaveLength(1);
+      expect(material.chain[0]?.equals(pki.ca.certificate)).toBe(true);
+    }
+    await expect(readPkcs12(readFileSync(store), passphrase)).rejects.toThrow(/2 private keys/);
   });
 });
