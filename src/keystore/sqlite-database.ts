@@ -5,8 +5,14 @@
  * (dataDir 0700 when we create it, database and -wal/-shm files 0600).
  *
  * Schema versions live in PRAGMA user_version. That number is per database
- * file: every store that puts tables into siegel.db must add its steps to
- * one shared, ordered migration list rather than count on its own.
+ * file: every store that puts tables into siegel.db adds its steps to the
+ * one shared, ordered list below (`schemaMigrations`) rather than count on
+ * its own, and every store opens the file with that whole list
+ * (`openSiegelDatabase`), so whichever process opens first brings the file
+ * to the schema of this Siegel version and no store ever sees a version it
+ * calls "newer". The steps live here, not beside each store, so that
+ * version numbers are handed out in one place and the module graph has no
+ * cycle (the stores import this file).
  */
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
@@ -23,11 +29,82 @@ export interface Migration {
   readonly sql: string;
 }
 
+/**
+ * The schema of siegel.db, oldest step first. Never edit or renumber a
+ * step that has shipped: existing databases have run it. Append.
+ */
+export const schemaMigrations: readonly Migration[] = [
+  // 1: identities (sqlite-identity-store.ts), as shipped with the signing relay.
+  {
+    version: 1,
+    sql: `
+      CREATE TABLE identities (
+        id TEXT PRIMARY KEY,
+        mailbox TEXT NOT NULL,
+        role TEXT NOT NULL CHECK (role IN ('sign', 'encrypt', 'both')),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'retired')),
+        certificate BLOB,
+        encrypted_key BLOB NOT NULL,
+        public_key_sha256 TEXT NOT NULL,
+        request BLOB,
+        subject TEXT,
+        issuer TEXT,
+        serial TEXT,
+        not_before INTEGER,
+        not_after INTEGER,
+        created_at INTEGER NOT NULL,
+        CHECK (state = 'pending' OR certificate IS NOT NULL)
+      ) STRICT;
+      CREATE INDEX identities_mailbox ON identities (mailbox);
+      CREATE INDEX identities_public_key ON identities (public_key_sha256);
+      CREATE TABLE identity_chain (
+        identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        certificate BLOB NOT NULL,
+        PRIMARY KEY (identity_id, position)
+      ) STRICT;
+    `,
+  },
+  // 2: harvested certificates of correspondents (sqlite-harvested-store.ts).
+  // One row per (address, certificate): a certificate for several
+  // addresses is harvested once per address. Capabilities are the
+  // SMIMECapabilities OIDs in the sender's order, space-separated.
+  {
+    version: 2,
+    sql: `
+      CREATE TABLE harvested_certificates (
+        address TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        certificate BLOB NOT NULL,
+        subject TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        capabilities TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('signer', 'encryption-preference', 'same-address')),
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        anchor_fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'superseded')),
+        PRIMARY KEY (address, fingerprint)
+      ) STRICT;
+    `,
+  },
+];
+
+/** The user_version of a database this Siegel has opened. */
+export const SCHEMA_VERSION = schemaMigrations.reduce((max, m) => Math.max(max, m.version), 0);
+
 export interface OpenedDatabase {
   readonly db: DatabaseSync;
   readonly file: string;
 }
 
+/**
+ * Opens with an explicit step list. Stores use openSiegelDatabase (the whole
+ * shared list); a partial list is for tests that recreate an older schema.
+ */
 export function openDatabase(dataDir: string, migrations: readonly Migration[], warn: (message: string) => void): OpenedDatabase {
   const file = path.join(dataDir, DATABASE_FILE);
   let db: DatabaseSync;
@@ -54,6 +131,11 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[], 
     throw new SiegelError('STORAGE_FAILED', `cannot prepare database ${file}: ${describe(err)}`, { cause: err });
   }
   return { db, file };
+}
+
+/** Opens `<dataDir>/siegel.db` migrated to the whole shared schema; what every store uses. */
+export function openSiegelDatabase(dataDir: string, warn: (message: string) => void): OpenedDatabase {
+  return openDatabase(dataDir, schemaMigrations, warn);
 }
 
 function prepareDirectory(dataDir: string, warn: (message: string) => void): void {

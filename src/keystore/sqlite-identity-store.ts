@@ -6,41 +6,13 @@
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { SiegelError } from '../errors.js';
 import { checkRecord, type IdentityRecord, type IdentityRole, type IdentityState, type IdentityStore } from './identity-store.js';
-import { openDatabase, type Migration } from './sqlite-database.js';
+import { openSiegelDatabase, schemaMigrations, type Migration } from './sqlite-database.js';
 
-/** Steps for PRAGMA user_version; exported so a shared migration list can include them. */
-export const identityMigrations: readonly Migration[] = [
-  {
-    version: 1,
-    sql: `
-      CREATE TABLE identities (
-        id TEXT PRIMARY KEY,
-        mailbox TEXT NOT NULL,
-        role TEXT NOT NULL CHECK (role IN ('sign', 'encrypt', 'both')),
-        state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'retired')),
-        certificate BLOB,
-        encrypted_key BLOB NOT NULL,
-        public_key_sha256 TEXT NOT NULL,
-        request BLOB,
-        subject TEXT,
-        issuer TEXT,
-        serial TEXT,
-        not_before INTEGER,
-        not_after INTEGER,
-        created_at INTEGER NOT NULL,
-        CHECK (state = 'pending' OR certificate IS NOT NULL)
-      ) STRICT;
-      CREATE INDEX identities_mailbox ON identities (mailbox);
-      CREATE INDEX identities_public_key ON identities (public_key_sha256);
-      CREATE TABLE identity_chain (
-        identity_id TEXT NOT NULL REFERENCES identities (id) ON DELETE CASCADE,
-        position INTEGER NOT NULL,
-        certificate BLOB NOT NULL,
-        PRIMARY KEY (identity_id, position)
-      ) STRICT;
-    `,
-  },
-];
+/**
+ * Steps for PRAGMA user_version, kept for callers of the earlier export: the
+ * identity tables are step 1 of the shared schema in sqlite-database.ts.
+ */
+export const identityMigrations: readonly Migration[] = schemaMigrations.filter((m) => m.version === 1);
 
 const COLUMNS = 'id, mailbox, role, state, certificate, encrypted_key, public_key_sha256, request, subject, issuer, serial, not_before, not_after, created_at';
 const ORDER = 'ORDER BY mailbox, created_at, id';
@@ -59,7 +31,8 @@ export class SqliteIdentityStore implements IdentityStore {
 
   /** Opens (creating and migrating as needed) `<dataDir>/siegel.db`. */
   static open(dataDir: string, warn: (message: string) => void = () => {}): SqliteIdentityStore {
-    const { db, file } = openDatabase(dataDir, identityMigrations, warn);
+    // The whole shared schema: the file may also hold (or later get) other stores' tables.
+    const { db, file } = openSiegelDatabase(dataDir, warn);
     return new SqliteIdentityStore(db, file);
   }
 

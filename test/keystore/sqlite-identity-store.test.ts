@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SiegelError } from '../../src/errors.js';
+import { SCHEMA_VERSION } from '../../src/keystore/sqlite-database.js';
 import { SqliteIdentityStore } from '../../src/keystore/sqlite-identity-store.js';
 import { tempDir } from '../pki/test-pki.js';
 import { identityStoreConformance, sampleRecord } from './identity-store.conformance.js';
@@ -50,7 +51,7 @@ describe('SqliteIdentityStore on disk', () => {
     const db = new DatabaseSync(path.join(dataDir, 'siegel.db'));
     try {
       expect(db.prepare('PRAGMA journal_mode').get()).toEqual(expect.objectContaining({ journal_mode: 'wal' }));
-      expect(db.prepare('PRAGMA user_version').get()).toEqual(expect.objectContaining({ user_version: 1 }));
+      expect(db.prepare('PRAGMA user_version').get()).toEqual(expect.objectContaining({ user_version: SCHEMA_VERSION }));
       db.exec('PRAGMA user_version = 99');
     } finally {
       db.close();
@@ -63,7 +64,7 @@ describe('SqliteIdentityStore on disk', () => {
     }
     expect(error).toBeInstanceOf(SiegelError);
     expect((error as SiegelError).code).toBe('STORAGE_FAILED');
-    expect((error as SiegelError).message).toMatch(/schema version 99, newer than this Siegel knows \(1\); upgrade Siegel/);
+    expect((error as SiegelError).message).toMatch(new RegExp(`schema version 99, newer than this Siegel knows \\(${SCHEMA_VERSION}\\); upgrade Siegel`));
   });
 
   it('keeps data across reopening', async () => {

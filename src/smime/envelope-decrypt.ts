@@ -1,0 +1,160 @@
+/**
+ * Decryption of inbound S/MIME: ContentInfo with EnvelopedData (RFC 5652
+ * 6) or AuthEnvelopedData (RFC 5083, AES-GCM per RFC 5084), for the
+ * mailboxes enrolled here. Built on node:crypto and asn1js because pkijs
+ * lacks AuthEnvelopedData and fails on ECDH without ukm (DESIGN.md).
+ */
+import type { KeyObject } from 'node:crypto';
+import { createDecipheriv, randomBytes } from 'node:crypto';
+import { children, isContext, octets, oidOf, parse, raw, sequenceItems, setItems, smallInteger, type Node } from './envelope-asn1.js';
+import { contentParameters, type ContentEncryption, type ContentParameters, type KeyManagement } from './envelope-algorithms.js';
+import { EnvelopeError, decryptionFailed, malformed } from './envelope-errors.js';
+import { ENV_OID } from './envelope-oids.js';
+import { recipientIds } from './envelope-recipient.js';
+import { candidatesFor, type OwnRecipient } from './envelope-unwrap.js';
+
+export interface DecryptionKey {
+  /** The enrolled certificate, DER. */
+  readonly certificate: Buffer;
+  readonly privateKey: KeyObject;
+}
+
+export interface DecryptLimits {
+  /** Largest ContentInfo accepted, bytes (default 64 MiB). */
+  readonly maxBytes?: number;
+  /** Most RecipientInfos looked at (default 1000): each may cost a private-key operation. */
+  readonly maxRecipientInfos?: number;
+  /** Most RecipientInfos addressed to our keys that are tried (default 8): a real message names each certificate once. */
+  readonly maxKeyAttempts?: number;
+}
+
+export interface DecryptedEnvelope {
+  readonly content: Buffer;
+  readonly contentEncryption: ContentEncryption;
+  readonly keyManagement: KeyManagement;
+  /** True for AuthEnvelopedData whose tag verified (integrity, not origin). */
+  readonly authenticated: boolean;
+  /** The certificate (DER) whose key opened the message. */
+  readonly recipient: Buffer;
+}
+
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+const DEFAULT_MAX_RECIPIENT_INFOS = 1000;
+const DEFAULT_MAX_KEY_ATTEMPTS = 8;
+
+interface Envelope {
+  readonly authenticated: boolean;
+  readonly recipientInfos: Node[];
+  readonly parameters: ContentParameters;
+  readonly encryptedContent: Buffer;
+  /** AuthEnvelopedData: DER of authAttrs as SET OF (RFC 5083 2.1), empty when absent. */
+  readonly aad: Buffer;
+  readonly mac: Buffer;
+}
+
+/**
+ * Throws EnvelopeError: 'malformed' / 'too-large' for bad input,
+ * 'unsupported-algorithm', 'no-recipient' ("no recipient matches") and
+ * 'decryption-failed' (one message for every cryptographic failure).
+ */
+export async function decryptEnvelope(der: Buffer, recipients: readonly DecryptionKey[], limits: DecryptLimits = {}): Promise<DecryptedEnvelope> {
+  // Async by contract: a later version may move the private-key work to a worker or an HSM.
+  await Promise.resolve();
+  const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
+  // BER chunks cost one node each: one node per 64 bytes is ample (NSS and gpgsm chunk at 512+ bytes), tinier chunking is refused.
+  const root = parse(der, { maxBytes, maxNodes: 10_000 + Math.ceil(der.length / 64), maxDepth: 64 }, 'ContentInfo');
+  const envelope = readEnvelope(root);
+  if (envelope.recipientInfos.length > (limits.maxRecipientInfos ?? DEFAULT_MAX_RECIPIENT_INFOS)) {
+    throw new EnvelopeError('too-large', `more than ${limits.maxRecipientInfos ?? DEFAULT_MAX_RECIPIENT_INFOS} recipients`);
+  }
+  const own: OwnRecipient[] = recipients.map((recipient) => ({ ...recipient, ids: recipientIds(recipient.certificate) }));
+  const candidates = candidatesFor(envelope.recipientInfos, own);
+  if (candidates.length === 0) throw new EnvelopeError('no-recipient', 'no recipient matches');
+
+  for (const candidate of candidates.slice(0, limits.maxKeyAttempts ?? DEFAULT_MAX_KEY_ATTEMPTS)) {
+    const key = recoverKey(candidate.unwrap, envelope.parameters.cipher.keyBytes);
+    let content: Buffer | undefined;
+    try {
+      content = decryptContent(envelope, key);
+    } catch {
+      content = undefined;
+    }
+    if (content !== undefined) {
+      return {
+        content,
+        contentEncryption: envelope.parameters.cipher.name,
+        keyManagement: candidate.keyManagement,
+        authenticated: envelope.authenticated,
+        recipient: candidate.recipient.certificate,
+      };
+    }
+  }
+  throw decryptionFailed();
+}
+
+function readEnvelope(root: Node): Envelope {
+  const [contentType, wrapped, ...extra] = sequenceItems(root, 'ContentInfo');
+  const type = oidOf(contentType, 'ContentInfo contentType');
+  if (type !== ENV_OID.envelopedData && type !== ENV_OID.authEnvelopedData) throw malformed(`content type ${type} is not EnvelopedData or AuthEnvelopedData`);
+  if (!isContext(wrapped, 0) || extra.length > 0) throw malformed('ContentInfo content is not [0] EXPLICIT');
+  const authenticated = type === ENV_OID.authEnvelopedData;
+  const fields = sequenceItems(children(wrapped, 'ContentInfo content')[0], authenticated ? 'AuthEnvelopedData' : 'EnvelopedData');
+
+  let index = 0;
+  smallInteger(fields[index++], 'version');
+  if (isContext(fields[index], 0)) index++; // originatorInfo: certificates and CRLs we do not need
+  const recipientInfos = setItems(fields[index++], 'RecipientInfos');
+  const [innerType, algorithm, encrypted, ...rest] = sequenceItems(fields[index++], 'EncryptedContentInfo');
+  oidOf(innerType, 'EncryptedContentInfo contentType');
+  if (rest.length > 0) throw malformed('EncryptedContentInfo has extra fields');
+  const parameters = contentParameters(algorithm);
+  if (!isContext(encrypted, 0)) throw malformed('encryptedContent is absent (detached content is not supported)');
+  const encryptedContent = octets(encrypted, 'encryptedContent');
+
+  if (!authenticated) {
+    if (parameters.cipher.mode !== 'cbc') throw malformed(`${parameters.cipher.name} needs AuthEnvelopedData`);
+    return { authenticated, recipientInfos, parameters, encryptedContent, aad: Buffer.alloc(0), mac: Buffer.alloc(0) };
+  }
+  if (parameters.cipher.mode !== 'gcm') throw malformed(`${parameters.cipher.name} is not an authenticated cipher`);
+  let aad: Buffer = Buffer.alloc(0);
+  const authAttrs = fields[index];
+  if (authAttrs !== undefined && isContext(authAttrs, 1)) {
+    // RFC 5083 2.1: the MAC covers the DER of authAttrs with a universal SET OF tag instead of [1] IMPLICIT.
+    aad = raw(authAttrs);
+    aad[0] = 0x31;
+    index++;
+  }
+  const mac = octets(fields[index], 'mac');
+  if (mac.length !== parameters.tagBytes) throw malformed('mac length differs from aes-ICVlen');
+  return { authenticated, recipientInfos, parameters, encryptedContent, aad, mac };
+}
+
+/**
+ * The content key, or a random one of the right length when the key
+ * cannot be recovered or has the wrong length. The content is then
+ * decrypted either way, so neither the reply nor its timing tells a bad
+ * RSA block from a bad content key (RFC 3218 2.3.2, what OpenSSL's CMS
+ * does): a Bleichenbacher/Manger oracle needs exactly that difference.
+ */
+function recoverKey(unwrap: () => Buffer, keyBytes: number): Buffer {
+  try {
+    const key = unwrap();
+    if (key.length === keyBytes) return key;
+  } catch {
+    // fall through to the random key
+  }
+  return randomBytes(keyBytes);
+}
+
+function decryptContent(envelope: Envelope, key: Buffer): Buffer {
+  const { cipher, iv, tagBytes } = envelope.parameters;
+  if (cipher.mode === 'gcm') {
+    const decipher = createDecipheriv(cipher.name as 'aes-256-gcm', key, iv, { authTagLength: tagBytes });
+    decipher.setAuthTag(envelope.mac);
+    if (envelope.aad.length > 0) decipher.setAAD(envelope.aad);
+    return Buffer.concat([decipher.update(envelope.encryptedContent), decipher.final()]);
+  }
+  // PKCS #7 padding is checked by final(); its failure is reported like any other (decryptionFailed).
+  const decipher = createDecipheriv(cipher.name, key, iv);
+  return Buffer.concat([decipher.update(envelope.encryptedContent), decipher.final()]);
+}

@@ -1,0 +1,93 @@
+/**
+ * The inbound S/MIME verdict (DESIGN rule 4): a result from RFC 7281's
+ * `smime` method, a machine-readable reason and the signer, never a boolean.
+ *
+ * Mapping rule used throughout (RFC 7281 section 3.2, read for a gateway):
+ * - 'fail': the signature itself does not verify (bad signature, digest
+ *   mismatch, signer certificate missing from the message);
+ * - 'policy': the signature verifies over the content, but local policy does
+ *   not accept it (untrusted or broken path, validity dates, key usage,
+ *   weak digest or key, From address not in the certificate);
+ * - 'permerror': the S/MIME structure cannot be read (malformed, unsupported
+ *   algorithm, resource bounds exceeded): retrying will not help;
+ * - 'none': the message carries no signature.
+ */
+export type SmimeResult = 'pass' | 'fail' | 'policy' | 'neutral' | 'none' | 'temperror' | 'permerror';
+
+export type VerdictReason =
+  | 'valid'
+  | 'bad-signature'
+  | 'digest-mismatch'
+  | 'signer-not-found'
+  | 'untrusted-root'
+  | 'no-path'
+  | 'path-too-long'
+  | 'bad-chain-signature'
+  | 'not-a-ca'
+  | 'path-length-exceeded'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'expired-at-signing'
+  | 'key-usage'
+  | 'no-email-protection'
+  | 'weak-digest'
+  | 'weak-key'
+  | 'from-mismatch'
+  | 'unsigned'
+  | 'no-content'
+  | 'malformed'
+  | 'too-large'
+  | 'unsupported-algorithm';
+
+export interface SignerSummary {
+  /** RFC 4514 order, e.g. "CN=Poststelle,O=Stadt,C=DE". */
+  readonly subject: string;
+  readonly issuer: string;
+  /** Upper-case hex as OpenSSL prints it. */
+  readonly serialHex: string;
+  /** rfc822Name subjectAltNames, lower-cased. */
+  readonly emails: readonly string[];
+  /** SHA-256 over the certificate DER, lower-case hex. */
+  readonly fingerprint: string;
+}
+
+export interface Verdict {
+  readonly result: SmimeResult;
+  readonly reason: VerdictReason;
+  readonly signer?: SignerSummary;
+  /** The signingTime attribute, when present and readable (claimed by the signer, not proven). */
+  readonly signingTime?: Date;
+  /** One English sentence for logs and the Authentication-Results comment. */
+  readonly detail: string;
+}
+
+/** The result each reason maps to; one table so the mapping stays consistent. */
+export const RESULT_OF: Readonly<Record<VerdictReason, SmimeResult>> = {
+  valid: 'pass',
+  'bad-signature': 'fail',
+  'digest-mismatch': 'fail',
+  'signer-not-found': 'fail',
+  'untrusted-root': 'policy',
+  'no-path': 'policy',
+  'path-too-long': 'policy',
+  'bad-chain-signature': 'policy',
+  'not-a-ca': 'policy',
+  'path-length-exceeded': 'policy',
+  expired: 'policy',
+  'not-yet-valid': 'policy',
+  'expired-at-signing': 'policy',
+  'key-usage': 'policy',
+  'no-email-protection': 'policy',
+  'weak-digest': 'policy',
+  'weak-key': 'policy',
+  'from-mismatch': 'policy',
+  unsigned: 'none',
+  'no-content': 'permerror',
+  malformed: 'permerror',
+  'too-large': 'permerror',
+  'unsupported-algorithm': 'permerror',
+};
+
+export function verdictOf(reason: VerdictReason, detail: string, extra: Pick<Verdict, 'signer' | 'signingTime'> = {}): Verdict {
+  return { result: RESULT_OF[reason], reason, detail, ...extra };
+}
