@@ -7,7 +7,9 @@ import { Command, CommanderError, Option } from 'commander';
 import { loadConfig } from './config/load.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
+import { certsListHarvested } from './commands/certs-harvested.js';
 import { certsList } from './commands/certs-list.js';
+import { certsShow } from './commands/certs-show.js';
 import { ExitCode, type CommandContext } from './commands/context.js';
 import { defaultDemoDir, prepareDemo } from './commands/demo.js';
 import { enrollImport } from './commands/enroll-import.js';
@@ -44,9 +46,9 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     return { config, stdin, stdout, stderr, env, now, logger: createLogger(level, stderr) };
   };
   const run =
-    <T>(fn: (opts: T) => Promise<number>) =>
-    async (opts: T): Promise<void> => {
-      exitCode = await fn(opts);
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A): Promise<void> => {
+      exitCode = await fn(...args);
     };
 
   const program = new Command('siegel')
@@ -97,9 +99,20 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     );
 
   const certs = program.command('certs').description('show certificates');
-  withConfig(certs.command('list').description('list enrolled identities'))
+  withConfig(certs.command('list').description('list enrolled identities (or, with --harvested, certificates learned from verified mail)'))
     .option('--json', 'machine-readable output')
-    .action(run(async (opts: ConfigOptions & { json?: boolean }) => certsList(await context(opts, 'warn'), { json: opts.json })));
+    .option('--harvested', 'list harvested certificates of correspondents')
+    .action(
+      run(async (opts: ConfigOptions & { json?: boolean; harvested?: boolean }) =>
+        opts.harvested ? certsListHarvested(await context(opts, 'warn'), { json: opts.json }) : certsList(await context(opts, 'warn'), { json: opts.json }),
+      ),
+    );
+  withConfig(certs.command('show').description('everything known about an address: enrolled identities and harvested certificates'))
+    .argument('<address>', 'mail address')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (address: string, opts: ConfigOptions & { json?: boolean }) => certsShow(await context(opts, 'warn'), { address, json: opts.json })),
+    );
 
   // Needs no config: it only hashes what it reads.
   program

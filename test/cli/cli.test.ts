@@ -171,6 +171,16 @@ describe('siegel enroll import / certs list', () => {
     expect(listing[0]?.daysLeft).toBeGreaterThan(300);
   });
 
+  it('shows an address with certs show, and lists no harvested certificates yet', async () => {
+    const show = await siegel(['certs', 'show', MAILBOX, '--config', files.config]);
+    expect(show.code).toBe(ExitCode.ok);
+    expect(show.stdout.toString()).toContain(`Address: ${MAILBOX}`);
+    expect(show.stdout.toString()).toContain('Enrolled identities (own mailbox): 1');
+    const harvested = await siegel(['certs', 'list', '--harvested', '--config', files.config]);
+    expect(harvested.code).toBe(ExitCode.ok);
+    expect(harvested.stdout.toString()).toContain('No certificates harvested yet');
+  });
+
   it('says "Already enrolled" on a second import and exits 0', async () => {
     const again = await siegel(['enroll', 'import', '--config', files.config, '--mailbox', MAILBOX, '--cert', files.cert, '--key', files.key, '--chain', files.chain]);
     expect(again.code).toBe(ExitCode.ok);
