@@ -45,7 +45,7 @@ function configYaml(relay: string, extra = ''): string {
     '    listen: 127.0.0.1:0',
     `    relay: ${relay}`,
     '    maxMessageSize: 200KB',
-    '    nextHop: { timeout: 3s }',
+    '    nextHop: { timeout: 15s }',
     `    tls: { cert: ${tls.cert}, key: ${tls.key} }`,
     extra,
   ].join('\n');
