@@ -5,6 +5,7 @@
  * into continuations so that header lines stay short. Parameters without
  * 8-bit bytes are left exactly as written. Strings are latin1 "binary" strings.
  */
+import { splitParams, unquote } from './parameter-syntax.js';
 import { encodeHeaderText, hasEightBit } from './encoded-words.js';
 
 /** RFC 2231 attribute-char: token characters except "*", "'" and "%". */
@@ -16,37 +17,6 @@ function percentEncode(value: string, keep: RegExp): string {
     out += keep.test(c) ? c : '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0');
   }
   return out;
-}
-
-/** Split on ";" outside quoted strings. */
-function splitParams(value: string): string[] {
-  const parts: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i] as string;
-    if (quoted && c === '\\' && i + 1 < value.length) {
-      cur += c + (value[i + 1] as string);
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (c === ';' && !quoted) {
-      parts.push(cur);
-      cur = '';
-    } else {
-      cur += c;
-    }
-  }
-  parts.push(cur);
-  return parts;
-}
-
-function unquote(value: string): string {
-  const v = value.trim();
-  if (!v.startsWith('"')) return v;
-  const inner = v.endsWith('"') && v.length > 1 ? v.slice(1, -1) : v.slice(1);
-  return inner.replace(/\\(.)/g, '$1');
 }
 
 /** Target length of a folded parameter line (RFC 5322 recommends 78 with CRLF). */

@@ -6,6 +6,8 @@
  * cannot read simply yields no parameter, and callers decide what that means.
  */
 
+import { splitParams, unquote } from '../mime/parameter-syntax.js';
+
 export interface ContentType {
   /** Lower-cased "type/subtype"; "text/plain" when the field is absent (RFC 2045 section 5.2). */
   readonly mediaType: string;
@@ -37,38 +39,6 @@ function stripComments(value: string): string {
     if (depth === 0) out += c;
   }
   return out;
-}
-
-/** Splits on ";" outside quoted strings. */
-function splitParams(value: string): string[] {
-  const parts: string[] = [];
-  let cur = '';
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i] as string;
-    if (quoted && c === '\\') {
-      cur += c + (value[i + 1] ?? '');
-      i++;
-      continue;
-    }
-    if (c === '"') quoted = !quoted;
-    if (c === ';' && !quoted) {
-      parts.push(cur);
-      cur = '';
-    } else {
-      cur += c;
-    }
-  }
-  parts.push(cur);
-  return parts;
-}
-
-function unquote(raw: string): string {
-  const v = raw.trim();
-  if (!v.startsWith('"')) return v;
-  const end = v.lastIndexOf('"');
-  const inner = end > 0 ? v.slice(1, end) : v.slice(1);
-  return inner.replace(/\\([\s\S])/g, '$1');
 }
 
 /** RFC 2231 extended value: charset'lang'%XX... -> latin1 string of the bytes. */
