@@ -4,8 +4,8 @@
  * statement, so a CLI and `siegel serve` share the file without waiting on
  * each other for long.
  */
-import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
-import { SiegelError } from '../errors.js';
+import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import { blob, SqliteConnection, text } from './sqlite-connection.js';
 import { checkHarvestedRecord, type HarvestedRecord, type HarvestedStore, type HarvestSource, type HarvestState } from './harvested-store.js';
 import { openSiegelDatabase } from './sqlite-database.js';
 
@@ -17,11 +17,11 @@ type Row = Record<string, SQLOutputValue>;
 
 export class SqliteHarvestedStore implements HarvestedStore {
   readonly file: string;
-  #db: DatabaseSync | undefined;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #conn: SqliteConnection;
 
   private constructor(db: DatabaseSync, file: string) {
-    this.#db = db;
+    // Prepared statements are reused: the reply path looks a certificate up per recipient.
+    this.#conn = new SqliteConnection(db, file, 'harvested certificate store');
     this.file = file;
   }
 
@@ -80,40 +80,15 @@ export class SqliteHarvestedStore implements HarvestedStore {
   }
 
   async close(): Promise<void> {
-    const db = this.#db;
-    this.#db = undefined;
-    this.#statements.clear();
-    db?.close();
-  }
-
-  /** Prepared statements are reused: the reply path looks a certificate up per recipient. */
-  private statement(sql: string): StatementSync {
-    const db = this.#db;
-    if (!db) throw new SiegelError('STORAGE_FAILED', 'harvested certificate store is closed');
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    this.#conn.close();
   }
 
   private run(what: string, sql: string, ...params: Array<string | number | Buffer>): number {
-    return this.guard(what, () => Number(this.statement(sql).run(...params).changes));
+    return this.#conn.guard(what, () => Number(this.#conn.statement(sql).run(...params).changes));
   }
 
   private select(sql: string, ...params: string[]): HarvestedRecord[] {
-    return this.guard('read harvested certificates', () => this.statement(sql).all(...params).map(toRecord));
-  }
-
-  private guard<T>(what: string, action: () => T): T {
-    try {
-      return action();
-    } catch (err) {
-      if (err instanceof SiegelError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new SiegelError('STORAGE_FAILED', `cannot ${what} in ${this.file}: ${message}`, { cause: err });
-    }
+    return this.#conn.guard('read harvested certificates', () => this.#conn.statement(sql).all(...params).map(toRecord));
   }
 }
 
@@ -125,7 +100,7 @@ function toRecord(row: Row): HarvestedRecord {
   const capabilities = text(row.capabilities);
   return {
     address: text(row.address),
-    certificate: row.certificate instanceof Uint8Array ? Buffer.from(row.certificate) : Buffer.alloc(0),
+    certificate: blob(row.certificate) ?? Buffer.alloc(0),
     fingerprint: text(row.fingerprint),
     subject: text(row.subject),
     issuer: text(row.issuer),
@@ -139,10 +114,6 @@ function toRecord(row: Row): HarvestedRecord {
     anchorFingerprint: text(row.anchor_fingerprint),
     state: text(row.state) as HarvestState,
   };
-}
-
-function text(value: SQLOutputValue | undefined): string {
-  return typeof value === 'string' ? value : String(value ?? '');
 }
 
 function date(value: SQLOutputValue | undefined): Date {

@@ -3,8 +3,8 @@
  * underneath (DatabaseSync); each call is one short statement or
  * transaction, so the event loop is held for microseconds.
  */
-import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
-import { SiegelError } from '../errors.js';
+import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import { blob, optionalDate, optionalText, SqliteConnection, text } from './sqlite-connection.js';
 import { checkRecord, type IdentityRecord, type IdentityRole, type IdentityState, type IdentityStore } from './identity-store.js';
 import { openSiegelDatabase, schemaMigrations, type Migration } from './sqlite-database.js';
 
@@ -21,11 +21,10 @@ type Row = Record<string, SQLOutputValue>;
 
 export class SqliteIdentityStore implements IdentityStore {
   readonly file: string;
-  #db: DatabaseSync | undefined;
-  readonly #statements = new Map<string, StatementSync>();
+  readonly #conn: SqliteConnection;
 
   private constructor(db: DatabaseSync, file: string) {
-    this.#db = db;
+    this.#conn = new SqliteConnection(db, file, 'identity store');
     this.file = file;
   }
 
@@ -38,8 +37,8 @@ export class SqliteIdentityStore implements IdentityStore {
 
   async put(record: IdentityRecord): Promise<void> {
     checkRecord(record);
-    const db = this.db();
-    this.guard('store identity', () => {
+    const db = this.#conn.db;
+    this.#conn.guard('store identity', () => {
       db.exec('BEGIN IMMEDIATE');
       try {
         db.prepare(
@@ -93,41 +92,26 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async remove(id: string): Promise<boolean> {
-    const db = this.db();
-    return this.guard('remove identity', () => Number(db.prepare('DELETE FROM identities WHERE id = ?').run(id).changes) > 0);
+    return this.#conn.guard('remove identity', () => Number(this.#conn.statement('DELETE FROM identities WHERE id = ?').run(id).changes) > 0);
   }
 
   async close(): Promise<void> {
-    const db = this.#db;
-    this.#db = undefined;
-    this.#statements.clear();
-    db?.close();
-  }
-
-  /** Prepared statements are reused: the signing path looks identities up for every message. */
-  private statement(db: DatabaseSync, sql: string): StatementSync {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
+    this.#conn.close();
   }
 
   private select(sql: string, ...params: string[]): IdentityRecord[] {
-    const db = this.db();
-    return this.guard('read identities', () => {
-      const rows = this.statement(db, sql).all(...params);
+    return this.#conn.guard('read identities', () => {
+      const rows = this.#conn.statement(sql).all(...params);
       if (rows.length === 0) return [];
-      const chains = this.chainsOf(db, rows.map((row) => text(row.id)));
+      const chains = this.chainsOf(rows.map((row) => text(row.id)));
       return rows.map((row) => toRecord(row, chains.get(text(row.id)) ?? []));
     });
   }
 
-  private chainsOf(db: DatabaseSync, ids: string[]): Map<string, Buffer[]> {
+  private chainsOf(ids: string[]): Map<string, Buffer[]> {
     const chains = new Map<string, Buffer[]>();
     // One query per id keeps the statement simple; lists are small (mailboxes x certificates).
-    const statement = this.statement(db, 'SELECT certificate FROM identity_chain WHERE identity_id = ? ORDER BY position');
+    const statement = this.#conn.statement('SELECT certificate FROM identity_chain WHERE identity_id = ? ORDER BY position');
     for (const id of ids) {
       chains.set(
         id,
@@ -135,21 +119,6 @@ export class SqliteIdentityStore implements IdentityStore {
       );
     }
     return chains;
-  }
-
-  private db(): DatabaseSync {
-    if (!this.#db) throw new SiegelError('STORAGE_FAILED', 'identity store is closed');
-    return this.#db;
-  }
-
-  private guard<T>(what: string, action: () => T): T {
-    try {
-      return action();
-    } catch (err) {
-      if (err instanceof SiegelError) throw err;
-      const message = err instanceof Error ? err.message : String(err);
-      throw new SiegelError('STORAGE_FAILED', `cannot ${what} in ${this.file}: ${message}`, { cause: err });
-    }
   }
 }
 
@@ -167,24 +136,8 @@ function toRecord(row: Row, chain: Buffer[]): IdentityRecord {
     subject: optionalText(row.subject),
     issuer: optionalText(row.issuer),
     serial: optionalText(row.serial),
-    notBefore: date(row.not_before),
-    notAfter: date(row.not_after),
-    createdAt: date(row.created_at) ?? new Date(0),
+    notBefore: optionalDate(row.not_before),
+    notAfter: optionalDate(row.not_after),
+    createdAt: optionalDate(row.created_at) ?? new Date(0),
   };
-}
-
-function text(value: SQLOutputValue | undefined): string {
-  return typeof value === 'string' ? value : String(value ?? '');
-}
-
-function optionalText(value: SQLOutputValue | undefined): string | null {
-  return value === null || value === undefined ? null : text(value);
-}
-
-function blob(value: SQLOutputValue | undefined): Buffer | null {
-  return value instanceof Uint8Array ? Buffer.from(value) : null;
-}
-
-function date(value: SQLOutputValue | undefined): Date | null {
-  return typeof value === 'number' || typeof value === 'bigint' ? new Date(Number(value)) : null;
 }

@@ -1,3 +1,5 @@
+import type { PathFailureReason } from '../pki/path-validation.js';
+
 /**
  * The inbound S/MIME verdict (DESIGN rule 4): a result from RFC 7281's
  * `smime` method, a machine-readable reason and the signer, never a boolean.
@@ -14,28 +16,18 @@
  */
 export type SmimeResult = 'pass' | 'fail' | 'policy' | 'neutral' | 'none' | 'temperror' | 'permerror';
 
+/** Why a verdict is what it is: the path validator's reasons plus those of the signature itself. */
 export type VerdictReason =
+  | PathFailureReason
   | 'valid'
   | 'bad-signature'
   | 'digest-mismatch'
   | 'signer-not-found'
-  | 'untrusted-root'
-  | 'no-path'
-  | 'path-too-long'
-  | 'bad-chain-signature'
-  | 'not-a-ca'
-  | 'path-length-exceeded'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'expired-at-signing'
   | 'key-usage'
   | 'no-email-protection'
-  | 'weak-digest'
-  | 'weak-key'
   | 'from-mismatch'
   | 'unsigned'
   | 'no-content'
-  | 'malformed'
   | 'too-large'
   | 'unsupported-algorithm';
 
