@@ -6,7 +6,10 @@
  * Memory: when the client declared the size (MAIL FROM ... SIZE=n, RFC 1870,
  * as Outlook, Thunderbird and most MTAs do), the message is written into one
  * buffer of that size as it arrives, so it is held once, not twice as a list
- * of chunks plus their concatenation.
+ * of chunks plus their concatenation. A declared size is only a claim: the
+ * buffer is allocated once 1 MB has really arrived, and all such buffers
+ * together stay within a process-wide budget, so clients that declare large
+ * sizes and send little cannot make the gateway reserve memory for them.
  */
 import type { Readable } from 'node:stream';
 
@@ -19,18 +22,28 @@ export interface CollectedMessage {
   readonly aborted: boolean;
 }
 
+/** Bytes received before a declared size is believed. */
+const PREALLOCATE_AFTER = 1024 * 1024;
+/** All preallocated buffers of this process together (bytes). */
+export const PREALLOCATION_BUDGET = 256 * 1024 * 1024;
+let reserved = 0;
+
 export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, limit: number, declaredSize?: number): Promise<CollectedMessage> {
   return new Promise((resolve) => {
     // The declared size counts the message as sent, with dot-stuffing and CRLF;
-    // the unstuffed data is at most that long. Allocate only plausible sizes.
-    let buffer: Buffer | undefined =
-      declaredSize !== undefined && Number.isSafeInteger(declaredSize) && declaredSize > 0 && declaredSize <= limit
-        ? Buffer.allocUnsafe(declaredSize)
-        : undefined;
+    // the unstuffed data is at most that long. Only plausible sizes count.
+    const declared =
+      declaredSize !== undefined && Number.isSafeInteger(declaredSize) && declaredSize > PREALLOCATE_AFTER && declaredSize <= limit ? declaredSize : 0;
+    let buffer: Buffer | undefined;
+    let reservation = 0;
     let chunks: Buffer[] = [];
     let kept = 0;
     let size = 0;
     let done = false;
+    const release = () => {
+      reserved -= reservation;
+      reservation = 0;
+    };
     const finish = (aborted: boolean) => {
       if (done) return;
       done = true;
@@ -38,7 +51,17 @@ export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, li
       const raw = oversized || aborted ? Buffer.alloc(0) : buffer ? buffer.subarray(0, kept) : Buffer.concat(chunks, kept);
       buffer = undefined;
       chunks = [];
+      release();
       resolve({ raw, size, oversized, aborted });
+    };
+    const preallocate = () => {
+      if (!declared || buffer || kept < PREALLOCATE_AFTER || kept >= declared || reserved + declared > PREALLOCATION_BUDGET) return;
+      reservation = declared;
+      reserved += declared;
+      buffer = Buffer.allocUnsafe(declared);
+      let pos = 0;
+      for (const c of chunks) pos += c.copy(buffer, pos);
+      chunks = [];
     };
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
@@ -46,6 +69,7 @@ export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, li
         buffer = undefined;
         chunks = [];
         kept = 0;
+        release();
         return;
       }
       if (buffer && kept + chunk.length <= buffer.length) {
@@ -59,6 +83,7 @@ export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, li
       }
       chunks.push(chunk);
       kept += chunk.length;
+      preallocate();
     });
     stream.once('end', () => finish(false));
     // smtp-server destroys the stream when the connection drops mid-message
