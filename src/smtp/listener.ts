@@ -38,7 +38,12 @@ export interface SmtpListenerOptions {
    * one group only: recipients of another group get 452 4.5.3 and the client
    * sends them in a new transaction (DESIGN rule 3, RFC 5321 3.3).
    */
-  readonly recipientGroup?: (mailFrom: string, recipient: string) => string;
+  readonly recipientGroup?: (mailFrom: string, recipient: string) => string | Promise<string>;
+  /**
+   * Refuses a recipient at RCPT time by throwing a SiegelError (e.g. an
+   * inbound listener that only relays to the administration's domains).
+   */
+  readonly checkRecipient?: (recipient: string) => void;
   readonly nextHop: NextHop;
   /** Clock for the durations in the log. */
   readonly now?: () => Date;
@@ -224,15 +229,22 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
         // smtp-server replaces a repeated recipient instead of adding it, so that one does not count.
         const repeated = rcpts.some((r) => r.address.toLowerCase() === address.address.toLowerCase());
         if (!repeated && rcpts.length >= config.maxRecipients) return callback(serverError(smtpReplyFor(new SiegelError('TOO_MANY_RECIPIENTS'))));
+        try {
+          options.checkRecipient?.(address.address);
+        } catch (err) {
+          return callback(serverError(smtpReplyFor(err)));
+        }
         const group = options.recipientGroup;
         const first = rcpts[0];
-        if (group && first && !repeated) {
-          const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-          if (group(mailFrom, address.address) !== group(mailFrom, first.address)) {
-            return callback(serverError(smtpReplyFor(new SiegelError('RECIPIENT_NEEDS_OWN_TRANSACTION'))));
-          }
-        }
-        callback();
+        if (!group || !first || repeated) return callback();
+        const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+        Promise.all([group(mailFrom, address.address), group(mailFrom, first.address)]).then(
+          ([mine, theirs]) => callback(mine === theirs ? null : serverError(smtpReplyFor(new SiegelError('RECIPIENT_NEEDS_OWN_TRANSACTION')))),
+          (err: unknown) => {
+            log.error({ error: errorMessage(err) }, 'recipient grouping failed');
+            callback(serverError(smtpReplyFor(err)));
+          },
+        );
       },
 
       onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback: (err?: Error | null, message?: string) => void) {
