@@ -159,6 +159,39 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    inbound: z
+      .object({
+        /** Keep the certificates of senders whose signature passed, for encrypted replies. */
+        harvest: z.boolean().default(true),
+        /** RSA keys below this size anywhere in a signer's path give 'policy'. */
+        minRsaBits: z.number().int().min(1024).max(16384).default(2048),
+        /** Subject prefix per verdict for clients that show no headers; a verdict without a tag leaves the subject alone. */
+        subjectTags: z
+          .object({
+            pass: z.string().max(100).optional(),
+            fail: z.string().max(100).optional(),
+            policy: z.string().max(100).optional(),
+            neutral: z.string().max(100).optional(),
+            none: z.string().max(100).optional(),
+            temperror: z.string().max(100).optional(),
+            permerror: z.string().max(100).optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Only these recipient domains are relayed (default: internalDomains; empty = any). */
+        recipientDomains: z.array(z.string()).optional(),
+      })
+      .strict()
+      .prefault({}),
+    encryption: z
+      .object({
+        /** Encrypt outbound mail when every recipient's certificate is known. */
+        enabled: z.boolean().default(true),
+        /** auto: AES-256-GCM when every recipient advertises it, else AES-256-CBC. */
+        contentEncryption: z.enum(['auto', 'gcm', 'cbc']).default('auto'),
+      })
+      .strict()
+      .prefault({}),
     web: z
       .object({
         listen: listenAddress.prefault('127.0.0.1:8080'),
