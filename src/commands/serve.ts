@@ -3,6 +3,7 @@
  * next hop. Runs until SIGINT/SIGTERM, then stops gracefully.
  */
 import { openKeystore } from '../keystore/open.js';
+import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
 import { createOutboundPipeline, outboundRecipientGroup } from '../pipeline/outbound.js';
 import { createNextHop } from '../smtp/next-hop.js';
 import { createSmtpListener } from '../smtp/listener.js';
@@ -17,6 +18,8 @@ export interface ServeHandle {
 export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   const { config, logger } = ctx;
   const keystore = openKeystore(config, ctx.env, ctx.now);
+  // Certificates harvested from verified inbound mail, read by reply encryption.
+  const harvested = SqliteHarvestedStore.open(config.dataDir, (message) => logger.warn(message));
   const submissionHop = createNextHop(config.smtp.submission.relay, config.smtp.submission.nextHop, logger);
   const submission = createSmtpListener({
     name: 'submission',
@@ -35,6 +38,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   } catch (err) {
     // A failed start (no master key, port taken) must not leave the database open.
     await submissionHop.close();
+    await harvested.close();
     await keystore.close();
     throw err;
   }
@@ -47,6 +51,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     async stop() {
       await submission.stop();
       await submissionHop.close();
+      await harvested.close();
       await keystore.close();
     },
   };
