@@ -15,6 +15,7 @@ import { defaultDemoDir, prepareDemo } from './commands/demo.js';
 import { enrollImport } from './commands/enroll-import.js';
 import { health } from './commands/health.js';
 import { EX_CONFIG, outboundFilter } from './commands/outbound.js';
+import { inboundFilter } from './commands/inbound.js';
 import { passwd } from './commands/passwd.js';
 import { serve } from './commands/serve.js';
 
@@ -79,6 +80,22 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
           return EX_CONFIG;
         }
         return outboundFilter(ctx, opts);
+      }),
+    );
+
+  withConfig(program.command('inbound').description('inbound pipeline as a filter: message on stdin, message with its verdict on stdout'))
+    .option('--from <addr>', 'envelope sender (default: the From header)')
+    .option('--to <addr...>', 'envelope recipients (default: To and Cc headers)')
+    .action(
+      run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => {
+        let ctx: CommandContext;
+        try {
+          ctx = await context(opts, 'warn');
+        } catch (err) {
+          stderr.write(`siegel inbound: ${errorMessage(err)}\n`);
+          return EX_CONFIG;
+        }
+        return inboundFilter(ctx, opts);
       }),
     );
 

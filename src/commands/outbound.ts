@@ -7,6 +7,8 @@
 import { errorCatalog, errorMessage, SiegelError } from '../errors.js';
 import { createOutboundPipeline } from '../pipeline/outbound.js';
 import { openKeystore } from '../keystore/open.js';
+import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
+import { harvestedCertificates } from '../pipeline/encryption-lookup.js';
 import type { CommandContext } from './context.js';
 import { envelopeFromHeaders } from './envelope-from-headers.js';
 import { readAll } from './read-stream.js';
@@ -20,14 +22,22 @@ export const EX_CONFIG = 78;
 
 export async function outboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
   let keystore: ReturnType<typeof openKeystore> | undefined;
+  let harvested: SqliteHarvestedStore | undefined;
   try {
     // Inside the try: a missing master key or an unopenable database is a
     // temporary failure (75) like any other, not an exit 1 outside the
     // sysexits codes that MTA pipe transports act on.
     keystore = openKeystore(ctx.config, ctx.env, ctx.now);
+    // Certificates harvested from verified inbound mail: replies to their senders leave encrypted.
+    harvested = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
     const raw = await readAll(ctx.stdin, ctx.config.smtp.submission.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
-    const pipeline = createOutboundPipeline({ config: ctx.config, identities: keystore, now: ctx.now });
+    const pipeline = createOutboundPipeline({
+      config: ctx.config,
+      identities: keystore,
+      encryptionCertificate: harvestedCertificates(harvested),
+      now: ctx.now,
+    });
     const queueId = randomQueueId();
     const result = await pipeline(pipelineMessage(envelope, raw), queueId);
     await writeChunks(ctx.stdout, result.message.chunks);
@@ -38,6 +48,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
+    await harvested?.close();
     await keystore?.close();
   }
 }

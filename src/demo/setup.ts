@@ -85,7 +85,18 @@ smtp:
       cert: tls/cert.pem
       key: tls/key.pem
     clientNetworks: [127.0.0.0/8, ::1/128]
+  inbound:
+    # Mail from outside (here: from this machine) is verified and lands in this Maildir.
+    listen: 127.0.0.1:10025
+    relay: maildir:mail/inbound
+    clientNetworks: [127.0.0.0/8, ::1/128]
 signing:
   mode: multipart
+inbound:
+  subjectTags:
+    pass: "[Signatur geprüft]"
+    fail: "[Signatur ungültig]"
+    policy: "[Signatur nicht vertrauenswürdig]"
+    permerror: "[Signatur fehlerhaft]"
 `;
 }

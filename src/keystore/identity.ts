@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import type { DecryptionKey } from '../smime/envelope-decrypt.js';
 
 /** What the signing stage needs of a mailbox's identity. */
 export interface SigningIdentity {
@@ -21,4 +22,9 @@ export interface SigningIdentity {
 /** Looks up the signing identity valid for a mailbox at a given time. */
 export interface SigningIdentityResolver {
   signingIdentity(mailbox: string, at: Date): Promise<SigningIdentity | undefined>;
+}
+
+/** The keys inbound decryption may try: every enrolled certificate with its key, old ones included. */
+export interface DecryptionKeyResolver {
+  decryptionKeys(): Promise<DecryptionKey[]>;
 }

@@ -8,7 +8,8 @@ import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { SiegelError } from '../errors.js';
 import { isValidAt } from '../pki/certificate-info.js';
 import { matchesKey, orderChain } from '../pki/key-material.js';
-import type { SigningIdentity, SigningIdentityResolver } from './identity.js';
+import type { DecryptionKey } from '../smime/envelope-decrypt.js';
+import type { DecryptionKeyResolver, SigningIdentity, SigningIdentityResolver } from './identity.js';
 import type { IdentityRecord, IdentityStore } from './identity-store.js';
 import { normalizeMailbox, validateImport } from './import-validation.js';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
@@ -35,7 +36,7 @@ export interface ImportResult {
   readonly created: boolean;
 }
 
-export class Keystore implements SigningIdentityResolver {
+export class Keystore implements SigningIdentityResolver, DecryptionKeyResolver {
   readonly #store: IdentityStore;
   readonly #masterKey: () => MasterKey;
   readonly #clock: Clock;
@@ -121,6 +122,18 @@ export class Keystore implements SigningIdentityResolver {
       privateKey: this.keyOf(signer),
       encryptionCertificate: encryption?.certificate,
     };
+  }
+
+  /**
+   * Every enrolled key with its certificate, newest first: active ones and
+   * retired ones (mail encrypted to an old certificate must still open
+   * after a renewal). Empty without identities, so no master key is needed then.
+   */
+  async decryptionKeys(): Promise<DecryptionKey[]> {
+    const records = (await this.#store.list()).filter(
+      (r): r is IdentityRecord & { certificate: Buffer } => r.state !== 'pending' && r.certificate !== null,
+    );
+    return records.sort(newestFirst).map((record) => ({ certificate: record.certificate, privateKey: this.keyOf(record) }));
   }
 
   async list(): Promise<IdentitySummary[]> {

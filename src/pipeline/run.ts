@@ -1,7 +1,7 @@
 import type { PipelineMessage, PipelineResult, Stage, StageAction, StageContext } from './types.js';
 
 /** Runs stages in order; each stage sees the previous stage's output. */
-export async function runStages(stages: readonly Stage[], message: PipelineMessage, context: StageContext): Promise<PipelineResult> {
+export async function runStages<M extends PipelineMessage>(stages: readonly Stage<M>[], message: M, context: StageContext): Promise<PipelineResult<M>> {
   const actions: StageAction[] = [];
   let current = message;
   for (const stage of stages) {

@@ -39,17 +39,18 @@ export interface StageContext {
   readonly now: () => Date;
 }
 
-export interface StageResult {
-  readonly message: PipelineMessage;
+export interface StageResult<M extends PipelineMessage = PipelineMessage> {
+  readonly message: M;
   readonly action: StageAction;
 }
 
-export interface Stage {
+/** A step of a pipeline; M lets a pipeline carry its own findings from stage to stage (inbound verdicts). */
+export interface Stage<M extends PipelineMessage = PipelineMessage> {
   readonly name: string;
-  run(message: PipelineMessage, context: StageContext): Promise<StageResult>;
+  run(message: M, context: StageContext): Promise<StageResult<M>>;
 }
 
-export interface PipelineResult {
-  readonly message: PipelineMessage;
+export interface PipelineResult<M extends PipelineMessage = PipelineMessage> {
+  readonly message: M;
   readonly actions: readonly StageAction[];
 }

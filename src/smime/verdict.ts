@@ -29,7 +29,11 @@ export type VerdictReason =
   | 'unsigned'
   | 'no-content'
   | 'too-large'
-  | 'unsupported-algorithm';
+  | 'unsupported-algorithm'
+  | 'encrypted-for-others'
+  | 'decryption-failed'
+  | 'unsupported-layer'
+  | 'temporary-failure';
 
 export interface SignerSummary {
   /** RFC 4514 order, e.g. "CN=Poststelle,O=Stadt,C=DE". */
@@ -78,6 +82,13 @@ export const RESULT_OF: Readonly<Record<VerdictReason, SmimeResult>> = {
   malformed: 'permerror',
   'too-large': 'permerror',
   'unsupported-algorithm': 'permerror',
+  // Encrypted to a key not held here: the recipient's own client decrypts and judges it.
+  'encrypted-for-others': 'neutral',
+  'decryption-failed': 'permerror',
+  // compressed-data and other CMS types S/MIME allows but mail clients hardly send.
+  'unsupported-layer': 'neutral',
+  // A local problem (database, key store): the message itself may be fine.
+  'temporary-failure': 'temperror',
 };
 
 export function verdictOf(reason: VerdictReason, detail: string, extra: Pick<Verdict, 'signer' | 'signingTime'> = {}): Verdict {

@@ -232,7 +232,7 @@ describe('siegel outbound', () => {
     const byHeaders = await siegel(['outbound', '--config', config], { stdin: input, env });
     expect(byHeaders.code).toBe(0);
     const headerLog = JSON.parse(byHeaders.stderr.trim().split('\n').at(-1) ?? '{}') as { msg?: string; from?: string; to?: string[] };
-    expect(headerLog).toMatchObject({ msg: 'outbound filter', from: MAILBOX, to: ['buerger@example.org'], actions: ['sign:signed'] });
+    expect(headerLog).toMatchObject({ msg: 'outbound filter', from: MAILBOX, to: ['buerger@example.org'], actions: ['sign:signed', 'encrypt:no-certificate'] });
     expect(headerBlock(byHeaders.stdout)).toMatch(/^Content-Type: multipart\/signed/im);
 
     const overridden = await siegel(['outbound', '--config', config, '--from', 'bounces@stadt.example', '--to', 'a@partner.example', 'b@example.org'], {
@@ -241,7 +241,7 @@ describe('siegel outbound', () => {
     });
     expect(overridden.code).toBe(0);
     const log = JSON.parse(overridden.stderr.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
-    expect(log).toMatchObject({ msg: 'outbound filter', from: 'bounces@stadt.example', to: ['a@partner.example', 'b@example.org'], actions: ['sign:signed-opaque'] });
+    expect(log).toMatchObject({ msg: 'outbound filter', from: 'bounces@stadt.example', to: ['a@partner.example', 'b@example.org'], actions: ['sign:signed-opaque', 'encrypt:no-certificate'] });
     // The signer is still the From header's mailbox; the envelope recipient made it opaque.
     expect(headerBlock(overridden.stdout)).toMatch(/^Content-Type: application\/pkcs7-mime;[^]*smime-type=signed-data/im);
     const verified = opensslVerify(overridden.stdout);

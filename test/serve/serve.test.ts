@@ -47,6 +47,8 @@ function configYaml(relay: string, extra = ''): string {
     '    maxMessageSize: 200KB',
     '    nextHop: { timeout: 15s }',
     `    tls: { cert: ${tls.cert}, key: ${tls.key} }`,
+    '  inbound:',
+    '    listen: 127.0.0.1:0',
     extra,
   ].join('\n');
 }
@@ -139,8 +141,8 @@ describe('siegel serve', () => {
     expect(certs).toContain('Test Issuing CA');
     expect(certs).not.toMatch(/subject=.*CN ?= ?Test Root/);
     // One log line for the message, without its content.
-    expect(logText).toContain('"actions":["sign:signed"]');
-    expect(logText).toContain(`"details":{"sign":{"signer":"${mailbox}","converted":true}}`);
+    expect(logText).toContain('"actions":["sign:signed","encrypt:no-certificate"]');
+    expect(logText).toContain(`"details":{"sign":{"signer":"${mailbox}","converted":true},"encrypt":{"without":1,"recipients":1}}`);
     expect(logText).not.toContain('anbei der Bescheid');
   });
 

@@ -1,0 +1,114 @@
+/**
+ * Reply encryption: when every envelope recipient has a known, valid
+ * encryption certificate, the message (signed by the signing stage, or
+ * unsigned when the sender has no identity) leaves as one CMS envelope all
+ * of them can open. Otherwise it passes unchanged: a message to several
+ * recipients is encrypted for all or for none (the SMTP edge keeps
+ * recipients with and without certificates in separate transactions).
+ *
+ * Mail the client signed or encrypted itself is never altered (DESIGN
+ * rule 9); a later policy may add encryption around a client's signature.
+ */
+import { X509Certificate } from 'node:crypto';
+import type { Config } from '../../config/schema.js';
+import { SiegelError, errorMessage } from '../../errors.js';
+import type { EncryptionCertificate } from '../../keystore/harvest.js';
+import { oid } from '../../smime/der.js';
+import type { KeyManagement } from '../../smime/envelope-algorithms.js';
+import { encryptEnvelope } from '../../smime/envelope-encrypt.js';
+import { buildEnvelopedMime } from '../../smime/envelope-mime.js';
+import { ENV_OID } from '../../smime/envelope-oids.js';
+import type { EncryptionCertificateLookup } from '../encryption-lookup.js';
+import { leadingBytes, pipelineMessage } from '../message.js';
+import type { OutboundMessage } from '../outbound-message.js';
+import type { Stage, StageResult } from '../types.js';
+import { detectClientSmime } from './detect-client-smime.js';
+import { canonicalEntity, splitSignedMessage, type EncryptableEntity } from './encryptable-entity.js';
+
+export interface EncryptStageOptions {
+  readonly encryption: Config['encryption'];
+  readonly limits: Config['limits'];
+  readonly certificateFor: EncryptionCertificateLookup;
+}
+
+type Detail = Record<string, string | number>;
+
+export function createEncryptStage(options: EncryptStageOptions): Stage<OutboundMessage> {
+  const { encryption, limits, certificateFor } = options;
+  return {
+    name: 'encrypt',
+    async run(message, context): Promise<StageResult<OutboundMessage>> {
+      const unchanged = (action: string, detail?: Detail): StageResult<OutboundMessage> => ({
+        message,
+        action: { stage: 'encrypt', action, ...(detail ? { detail } : {}) },
+      });
+      if (!encryption.enabled) return unchanged('disabled');
+      if (message.clientSmime) return unchanged('client-smime', { form: message.clientSmime });
+      const addresses = [...new Set(message.envelope.rcptTo.map((a) => a.trim().toLowerCase()))];
+      if (addresses.length === 0) return unchanged('no-recipients');
+
+      const at = context.now();
+      const found = await Promise.all(addresses.map((address) => certificateFor(address, at)));
+      const certificates = found.filter((c): c is EncryptionCertificate => c !== undefined);
+      const without = addresses.length - certificates.length;
+      if (without > 0) return unchanged('no-certificate', { without, recipients: addresses.length });
+
+      const parts = await encryptable(message, limits);
+      const recipients = uniqueByFingerprint(certificates).map((c) => ({ certificate: c.certificate, capabilities: c.capabilities }));
+      let der: Buffer;
+      try {
+        der = await encryptEnvelope(parts.entity, recipients, { prefer: encryption.contentEncryption });
+      } catch (err) {
+        // 451: the client keeps the message and retries; the detail names the cause for the admin.
+        throw new SiegelError('ENCRYPTION_FAILED', `cannot encrypt to ${addresses.join(', ')}: ${errorMessage(err)}`, { cause: err });
+      }
+      const authenticated = isAuthEnveloped(der);
+      return {
+        message: { ...pipelineMessage(message.envelope, buildEnvelopedMime(parts.outerHeaders, der, authenticated)), clientSmime: message.clientSmime },
+        action: {
+          stage: 'encrypt',
+          action: 'encrypted',
+          detail: { content: authenticated ? 'aes-256-gcm' : 'aes-256-cbc', recipients: addresses.length, ...keyManagementCounts(recipients) },
+        },
+      };
+    },
+  };
+}
+
+/** Our own signature (the client's was excluded above) is split as it is; anything else is canonicalised first. */
+function encryptable(message: OutboundMessage, limits: Config['limits']): Promise<EncryptableEntity> | EncryptableEntity {
+  const signedHere = detectClientSmime(leadingBytes(message, limits.headerSize)) !== undefined;
+  return signedHere
+    ? splitSignedMessage(message, limits.headerSize)
+    : canonicalEntity(message, { maxDepth: limits.mimeDepth, maxParts: limits.mimeParts, maxHeaderSize: limits.headerSize });
+}
+
+/** Two addresses may share a certificate (aliases); one RecipientInfo each is enough. */
+function uniqueByFingerprint(certificates: readonly EncryptionCertificate[]): EncryptionCertificate[] {
+  const seen = new Set<string>();
+  return certificates.filter((c) => !seen.has(c.fingerprint) && seen.add(c.fingerprint));
+}
+
+const AUTH_ENVELOPED_OID = oid(ENV_OID.authEnvelopedData);
+
+/**
+ * Whether the ContentInfo is AuthEnvelopedData: read from the DER that was
+ * written (its content type follows the outer SEQUENCE header), so the
+ * smime-type and the log always say what the envelope is.
+ */
+function isAuthEnveloped(der: Buffer): boolean {
+  const lengthByte = der[1] ?? 0;
+  const typeAt = 2 + (lengthByte & 0x80 ? lengthByte & 0x7f : 0);
+  return der.subarray(typeAt, typeAt + AUTH_ENVELOPED_OID.length).equals(AUTH_ENVELOPED_OID);
+}
+
+/** Per recipient kind, for the log: the rule of envelope-encrypt.ts (OAEP only when advertised, ECDH for EC keys). */
+function keyManagementCounts(recipients: ReadonlyArray<{ certificate: Buffer; capabilities: readonly string[] }>): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const recipient of recipients) {
+    const keyType = new X509Certificate(recipient.certificate).publicKey.asymmetricKeyType;
+    const kind: KeyManagement = keyType === 'ec' ? 'ecdh' : recipient.capabilities.includes(ENV_OID.rsaesOaep) ? 'rsa-oaep' : 'rsa-pkcs1';
+    counts[kind] = (counts[kind] ?? 0) + 1;
+  }
+  return counts;
+}
