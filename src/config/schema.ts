@@ -196,12 +196,44 @@ export const configSchema = z
       .object({
         listen: listenAddress.prefault('127.0.0.1:8080'),
         publicUrl: z.string().url().default('http://127.0.0.1:8080'),
+        /** Honour X-Forwarded-For from a reverse proxy in front (client IPs in the audit log and rate limits). */
+        trustProxy: z.boolean().default(false),
+        /** How long a staff sign-in lasts. */
+        sessionLifetime: duration.default(8 * 3_600_000),
+        /** How long the one-time sign-in link mailed to staff is valid. */
+        signInLinkLifetime: duration.default(15 * 60_000),
       })
       .strict()
       .prefault({}),
     largeFiles: z
       .object({
+        /** Attachments above this size leave as links (offloading in the outbound pipeline). */
         threshold: size.default(10_485_760),
+        /** Directory of the encrypted files (default: files/ in dataDir). */
+        directory: z.string().optional(),
+        defaultExpiry: duration.default(14 * 86_400_000),
+        maxExpiry: duration.default(90 * 86_400_000),
+        maxFileSize: size.default(5 * 1024 ** 3),
+        /** Total size of the active shares of one owner. */
+        ownerQuota: size.default(50 * 1024 ** 3),
+        /** Uploads are refused while less than this is free on the file system. */
+        minFreeSpace: size.default(1024 ** 3),
+        notifyOnFirstDownload: z.boolean().default(true),
+        /** Wrong passwords per share before it is locked for `lockout`. */
+        passwordAttempts: z.number().int().positive().default(5),
+        lockout: duration.default(15 * 60_000),
+        /** How often expired files are deleted. */
+        sweepInterval: duration.default(3_600_000),
+        /** Sender of the exchange's own mail (notifications, sign-in links); default siegel@ the first internal domain. */
+        notificationsFrom: z.string().optional(),
+        virusScan: z
+          .object({
+            /** clamd socket (path of a Unix socket, or host:port); no scan when unset. */
+            clamd: z.string().optional(),
+            timeout: duration.default(120_000),
+          })
+          .strict()
+          .prefault({}),
       })
       .strict()
       .prefault({}),
