@@ -51,6 +51,12 @@ export interface TrustContext {
   readonly minRsaBits?: number;
   /** Addresses of the From header; when given, each must be an rfc822Name of the signer (RFC 8550 section 3). */
   readonly fromAddresses?: readonly string[];
+  /**
+   * The Sender header's address: RFC 8550 section 3 accepts a match with
+   * From or Sender (a person sending for a functional mailbox may sign with
+   * their own certificate and name themselves in Sender).
+   */
+  readonly senderAddress?: string;
 }
 
 export interface VerifyOutcome {
@@ -250,8 +256,12 @@ async function verifySigner(
   if (!canSign(info)) return result('key-usage', 'the signer certificate does not allow digitalSignature or nonRepudiation');
   if (!allowsEmailProtection(info)) return result('no-email-protection', 'the signer certificate is not for e-mail protection (extendedKeyUsage)');
   if (trust.fromAddresses) {
-    const missing = trust.fromAddresses.map((a) => a.trim().toLowerCase()).filter((a) => !info.emailAddresses.includes(a));
-    if (missing.length > 0 || trust.fromAddresses.length === 0) {
+    // RFC 8550 section 3: rfc822Name subjectAltNames, and the PKCS #9 emailAddress of older certificates' subject DN.
+    const certified = new Set([...info.emailAddresses, ...info.legacyEmailAddresses]);
+    const missing = trust.fromAddresses.map((a) => a.trim().toLowerCase()).filter((a) => !certified.has(a));
+    const sender = trust.senderAddress?.trim().toLowerCase();
+    const senderMatches = sender !== undefined && certified.has(sender);
+    if (!senderMatches && (missing.length > 0 || trust.fromAddresses.length === 0)) {
       return result('from-mismatch', `From ${missing.join(', ') || '(empty)'} is not an address of the signer certificate (${info.emailAddresses.join(', ') || 'none'})`);
     }
   }

@@ -11,14 +11,16 @@ import { verifySignedData, type TrustContext, type VerifyOutcome } from '../../s
 import type { SignatureFinding } from './findings.js';
 
 export interface VerifyLayerOptions {
-  readonly trust: Omit<TrustContext, 'fromAddresses'>;
+  readonly trust: Omit<TrustContext, 'fromAddresses' | 'senderAddress'>;
 }
 
-/** The From addresses of the message whose header starts at `start` in raw. */
-export function fromAddressesAt(raw: Buffer, start: number): string[] {
+/** The From addresses and the Sender address of the message whose header starts at `start` in raw. */
+export function authorsAt(raw: Buffer, start: number): { fromAddresses: string[]; senderAddress?: string } {
   const { header } = splitHeaderBody(raw.subarray(start));
   const from = getHeader(header, 'from');
-  return from === undefined ? [] : parseAddressList(from);
+  const sender = getHeader(header, 'sender');
+  const senderAddress = sender === undefined ? undefined : parseAddressList(sender)[0];
+  return { fromAddresses: from === undefined ? [] : parseAddressList(from), ...(senderAddress ? { senderAddress } : {}) };
 }
 
 /** RFC 7281 body.smime-part of a layer inside message/rfc822 parts (1-based part numbers), undefined at top level. */
@@ -27,8 +29,9 @@ export function partNumber(path: readonly number[]): string | undefined {
 }
 
 export async function verifyDetached(raw: Buffer, layer: MultipartSigned, options: VerifyLayerOptions): Promise<SignatureFinding> {
-  const fromAddresses = fromAddressesAt(raw, layer.location.start);
-  const trust = { ...options.trust, fromAddresses };
+  const authors = authorsAt(raw, layer.location.start);
+  const { fromAddresses } = authors;
+  const trust = { ...options.trust, ...authors };
   let outcome: VerifyOutcome = await verifySignedData({ signedData: layer.signature, content: [layer.signedEntity] }, trust);
   if (outcome.verdict.reason === 'digest-mismatch' && layer.signedEntityCanonical) {
     outcome = await verifySignedData({ signedData: layer.signature, content: [layer.signedEntityCanonical] }, trust);
@@ -37,8 +40,9 @@ export async function verifyDetached(raw: Buffer, layer: MultipartSigned, option
 }
 
 export async function verifyOpaque(raw: Buffer, layer: Pkcs7Mime, options: VerifyLayerOptions): Promise<SignatureFinding> {
-  const fromAddresses = fromAddressesAt(raw, layer.location.start);
-  const outcome = await verifySignedData({ signedData: layer.der }, { ...options.trust, fromAddresses });
+  const authors = authorsAt(raw, layer.location.start);
+  const { fromAddresses } = authors;
+  const outcome = await verifySignedData({ signedData: layer.der }, { ...options.trust, ...authors });
   return finding(outcome, 'opaque', layer.location.path, fromAddresses);
 }
 
