@@ -13,7 +13,7 @@
 import { constants, createCipheriv, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
 import { canEncrypt, parseCertificate } from '../pki/certificate-info.js';
 import { certificateRef, issuerAndSerialNumber } from './certificate-ref.js';
-import { NULL, octetString, oid, sequence, setOf, tlv } from './der.js';
+import { header, NULL, octetString, oid, sequence, setOf, tlv } from './der.js';
 import { KEY_WRAP_IV } from './envelope-algorithms.js';
 import { bitStringBytes, parse, sequenceItems } from './envelope-asn1.js';
 import { EnvelopeError } from './envelope-errors.js';
@@ -55,12 +55,7 @@ export async function encryptEnvelope(
     const cipher = createCipheriv('aes-256-gcm', cek, nonce, { authTagLength: GCM_TAG_BYTES });
     const encrypted = [...chunks.map((chunk) => cipher.update(chunk)), cipher.final()];
     const parameters = sequence(octetString(nonce), tlv(0x02, Buffer.from([GCM_TAG_BYTES])));
-    const authEnvelopedData = sequence(
-      integer(0),
-      setOf(recipientInfos),
-      encryptedContentInfo(ENV_OID.aes256Gcm, parameters, encrypted),
-      octetString(cipher.getAuthTag()),
-    );
+    const authEnvelopedData = sequenceChunks([integer(0), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Gcm, parameters, encrypted), [octetString(cipher.getAuthTag())]);
     return contentInfo(ENV_OID.authEnvelopedData, authEnvelopedData);
   }
   const iv = randomBytes(16);
@@ -68,7 +63,7 @@ export async function encryptEnvelope(
   const encrypted = [...chunks.map((chunk) => cipher.update(chunk)), cipher.final()];
   // RFC 5652 6.1: version 2 as soon as one RecipientInfo is not version 0 (kari is version 3).
   const allKeyTransport = recipients.every((recipient) => keyTypeOf(recipient.certificate) === 'rsa');
-  const envelopedData = sequence(integer(allKeyTransport ? 0 : 2), setOf(recipientInfos), encryptedContentInfo(ENV_OID.aes256Cbc, octetString(iv), encrypted));
+  const envelopedData = sequenceChunks([integer(allKeyTransport ? 0 : 2), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Cbc, octetString(iv), encrypted), []);
   return contentInfo(ENV_OID.envelopedData, envelopedData);
 }
 
@@ -81,13 +76,32 @@ function integer(value: number): Buffer {
   return tlv(0x02, Buffer.from([value]));
 }
 
-function contentInfo(type: string, content: Buffer): Buffer {
-  return sequence(oid(type), tlv(0xa0, content));
+/*
+ * The ciphertext is as large as the message. The structure around it is
+ * built as a list of chunks (headers plus views of the ciphertext) and
+ * joined once at the end, so a 50 MB message is copied once, not once per
+ * nesting level.
+ */
+function chunkLength(chunks: readonly Buffer[]): number {
+  return chunks.reduce((sum, chunk) => sum + chunk.length, 0);
 }
 
-function encryptedContentInfo(algorithm: string, parameters: Buffer, encrypted: readonly Buffer[]): Buffer {
+function tlvChunks(tag: number, chunks: readonly Buffer[]): Buffer[] {
+  return [header(tag, chunkLength(chunks)), ...chunks];
+}
+
+function sequenceChunks(before: readonly Buffer[], middle: readonly Buffer[], after: readonly Buffer[]): Buffer[] {
+  return tlvChunks(0x30, [...before, ...middle, ...after]);
+}
+
+function contentInfo(type: string, content: readonly Buffer[]): Buffer {
+  const chunks = tlvChunks(0x30, [oid(type), ...tlvChunks(0xa0, content)]);
+  return Buffer.concat(chunks, chunkLength(chunks));
+}
+
+function encryptedContentInfo(algorithm: string, parameters: Buffer, encrypted: readonly Buffer[]): Buffer[] {
   // encryptedContent [0] IMPLICIT OCTET STRING, primitive and definite: DER, readable by every peer.
-  return sequence(oid(ENV_OID.data), sequence(oid(algorithm), parameters), tlv(0x80, ...encrypted));
+  return tlvChunks(0x30, [oid(ENV_OID.data), sequence(oid(algorithm), parameters), ...tlvChunks(0x80, encrypted)]);
 }
 
 function keyTypeOf(certificate: Buffer): string | undefined {
