@@ -356,13 +356,30 @@ function checkSignature(
   for (const chunk of data) verifier.update(chunk);
   if (family === 'ecdsa') {
     if (key.asymmetricKeyType !== 'ec') return false;
-    return verifier.verify({ key, dsaEncoding: 'der' }, signature);
+    // RFC 5753 wants Ecdsa-Sig-Value (DER); NSS's cmsutil writes the raw r||s form (IEEE P1363) for some
+    // keys, which is the same signature in another encoding, so it is accepted when it has exactly that size.
+    let valid = false;
+    try {
+      valid = verifier.verify({ key, dsaEncoding: 'der' }, signature);
+    } catch {
+      valid = false; // not DER at all
+    }
+    if (valid || signature.length !== 2 * ecFieldBytes(key)) return valid;
+    const raw = createVerify(hash);
+    for (const chunk of data) raw.update(chunk);
+    return raw.verify({ key, dsaEncoding: 'ieee-p1363' }, signature);
   }
   if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return false;
   if (family === 'rsa') return verifier.verify({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
   const pss = readPssParams(params);
   if (pss.hash !== hash || pss.mgfHash !== hash) throw new Malformed('RSA-PSS with a hash different from the digest algorithm', 'unsupported-algorithm');
   return verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
+}
+
+const EC_FIELD_BYTES: Readonly<Record<string, number>> = { prime256v1: 32, secp384r1: 48, secp521r1: 66, brainpoolP256r1: 32, brainpoolP384r1: 48, brainpoolP512r1: 64 };
+
+function ecFieldBytes(key: KeyObject): number {
+  return EC_FIELD_BYTES[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? -1;
 }
 
 /** RSASSA-PSS-params (RFC 4055 3.1): [0] hash, [1] MGF, [2] salt length; defaults SHA-1, MGF1-SHA-1, 20. */

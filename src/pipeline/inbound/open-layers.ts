@@ -21,7 +21,7 @@
 import type { Config } from '../../config/schema.js';
 import { SiegelError, errorMessage } from '../../errors.js';
 import type { DecryptionKeyResolver } from '../../keystore/identity.js';
-import { splitTopLevel } from '../../mime/top-level.js';
+import { splitTopLevel, withHeaderFields } from '../../mime/top-level.js';
 import type { TrustAnchor } from '../../pki/trust-store.js';
 import { detectSmime, type SmimeStructure } from '../../smime/detect.js';
 import type { DecryptionKey } from '../../smime/envelope-decrypt.js';
@@ -141,9 +141,17 @@ async function openLayers(walk: Walk, options: OpenLayersOptions, context: Stage
   walk.problem ??= verdictOf('malformed', `more than ${MAX_LAYERS} S/MIME layers`);
 }
 
-/** The top-level outer fields of `raw` followed by an entity (its own Content-* fields and body). */
+/**
+ * The top-level outer fields of `raw` followed by an entity (its own Content-* fields and body).
+ * An entity with its own MIME-Version (OpenSSL writes one into what it signs) loses it when the
+ * outer fields have one: a message carries the field once (RFC 2045 section 4). No signature covers it.
+ */
 function withOuter(raw: Buffer, entity: Buffer): Buffer {
-  return Buffer.concat([splitTopLevel(raw).outer, entity]);
+  const { outer, fields } = splitTopLevel(raw);
+  const isVersion = (f: { name: string }): boolean => f.name.toLowerCase() === 'mime-version';
+  const inner = splitTopLevel(entity);
+  if (!fields.some(isVersion) || !inner.fields.some(isVersion)) return Buffer.concat([outer, entity]);
+  return Buffer.concat([outer, ...withHeaderFields(entity, inner.header, inner.fields.filter((f) => !isVersion(f)).map((f) => f.raw))]);
 }
 
 function isEncrypted(candidate: Buffer, limits: { maxDepth: number; maxSize: number }): boolean {
