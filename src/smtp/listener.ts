@@ -21,6 +21,7 @@ import { pipelineMessage } from '../pipeline/message.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
 import type { PipelineMessage, PipelineResult, StageAction } from '../pipeline/types.js';
 import { createAccessPolicy, listenerConfigProblems, type ClientState } from './access.js';
+import { receivedField } from './received.js';
 import { collectMessage } from './collect.js';
 import { createCredentialStore, type CredentialStore } from './credentials.js';
 import type { NextHop } from './next-hop.js';
@@ -135,7 +136,17 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       if (collected.oversized) throw new SiegelError('MESSAGE_TOO_LARGE', `message of ${collected.size} bytes, limit ${config.maxMessageSize}`);
       const result = await options.process(pipelineMessage(envelope, collected.raw), queueId);
       actions = result.actions;
-      const delivery = await nextHop.deliver(result.message, queueId);
+      // Our trace field goes on top of what the pipeline made (outside any signature or encryption).
+      const trace = receivedField({
+        helo: String(session.hostNameAppearsAs || ''),
+        address: session.remoteAddress,
+        by: options.hostname,
+        protocol: session.transmissionType,
+        queueId,
+        recipients: envelope.rcptTo,
+        date: now(),
+      });
+      const delivery = await nextHop.deliver(pipelineMessage(result.message.envelope, [trace, ...result.message.chunks]), queueId);
       log.info(line({ outcome: 'relayed', response: delivery.response }), 'message relayed');
       return `2.0.0 Ok: queued as ${queueId}`;
     } catch (err) {

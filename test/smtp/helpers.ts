@@ -265,3 +265,10 @@ export async function sendMail(port: number, options: SendOptions = {}): Promise
     transport.close();
   }
 }
+
+/** The Received trace field the listener puts on top (RFC 5321 4.4), split from the bytes the pipeline produced. */
+export function splitTrace(delivered: Buffer): { received: string; rest: Buffer } {
+  const match = /^Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/.exec(delivered.toString('latin1'));
+  if (!match) throw new Error('the delivered message does not start with a Received field');
+  return { received: match[0], rest: delivered.subarray(match[0].length) };
+}
