@@ -6,6 +6,7 @@ WORKDIR /app
 COPY package.json package-lock.json tsconfig.json tsconfig.build.json ./
 COPY src src
 COPY bin bin
+COPY scripts/copy-web-assets.mjs scripts/
 RUN npm ci && npm run build
 
 FROM node:24-slim

@@ -13,6 +13,10 @@ import { certsShow } from './commands/certs-show.js';
 import { ExitCode, type CommandContext } from './commands/context.js';
 import { defaultDemoDir, prepareDemo } from './commands/demo.js';
 import { enrollImport } from './commands/enroll-import.js';
+import { filesAudit, type FilesAuditOptions } from './commands/files-audit.js';
+import { filesList, type FilesListOptions } from './commands/files-list.js';
+import { filesRevoke } from './commands/files-revoke.js';
+import { filesShare, type FilesShareOptions } from './commands/files-share.js';
 import { health } from './commands/health.js';
 import { EX_CONFIG, outboundFilter } from './commands/outbound.js';
 import { inboundFilter } from './commands/inbound.js';
@@ -129,6 +133,51 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     .option('--json', 'machine-readable output')
     .action(
       run(async (address: string, opts: ConfigOptions & { json?: boolean }) => certsShow(await context(opts, 'warn'), { address, json: opts.json })),
+    );
+
+  const files = program.command('files').description('large-file exchange: share files as download links, list, audit, revoke');
+  withConfig(files.command('share').description('store a file encrypted and print its download link'))
+    .argument('<file>', 'file to share')
+    .requiredOption('--owner <addr>', 'staff address that owns the share (quota, revocation, notification)')
+    .option('--expires <duration>', 'lifetime such as 14d or 36h (default largeFiles.defaultExpiry, at most largeFiles.maxExpiry)')
+    .option('--password-file <file>', 'file whose first line is the download password')
+    .option('--max-downloads <n>', 'download limit')
+    .option('--content-type <type>', 'media type to serve the file with (default application/octet-stream)')
+    .option('--no-notify', 'do not mail the owner on the first download')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (file: string, opts: ConfigOptions & FilesShareOptions) => {
+        const { config: _c, demo: _d, ...rest } = opts;
+        return filesShare(await context(opts, 'warn'), file, rest);
+      }),
+    );
+  withConfig(files.command('list').description('list shares with state, downloads and expiry (--audit: and the audit log)'))
+    .option('--owner <addr>', 'only shares of this owner')
+    .option('--all', 'include expired, revoked and exhausted shares')
+    .option('--audit', 'also print the audit log (see `siegel files audit` for filters)')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (opts: ConfigOptions & FilesListOptions) => {
+        const { config: _c, demo: _d, ...rest } = opts;
+        return filesList(await context(opts, 'warn'), rest);
+      }),
+    );
+  withConfig(files.command('audit').description('audit log: shares, uploads, downloads, revocations, password failures (who, when, size, IP)'))
+    .option('--share <id>', 'only entries of this share')
+    .option('--since <when>', 'only entries since a duration ago (7d) or a date (2026-11-01)')
+    .option('--limit <n>', 'only the newest n entries')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (opts: ConfigOptions & FilesAuditOptions) => {
+        const { config: _c, demo: _d, ...rest } = opts;
+        return filesAudit(await context(opts, 'warn'), rest);
+      }),
+    );
+  withConfig(files.command('revoke').description('revoke a share: the link stops working and the file is deleted'))
+    .argument('<id>', 'share ID (from `siegel files list`)')
+    .option('--owner <addr>', 'only if the share belongs to this owner')
+    .action(
+      run(async (id: string, opts: ConfigOptions & { owner?: string }) => filesRevoke(await context(opts, 'warn'), id, opts.owner === undefined ? {} : { owner: opts.owner })),
     );
 
   // Needs no config: it only hashes what it reads.

@@ -14,6 +14,8 @@ import { envelopeFromHeaders } from './envelope-from-headers.js';
 import { readAll } from './read-stream.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
 import { pipelineMessage, writeChunks } from '../pipeline/message.js';
+import { openTransferService } from '../transfer/open.js';
+import type { TransferService } from '../transfer/types.js';
 
 export const EX_DATAERR = 65;
 export const EX_TEMPFAIL = 75;
@@ -23,6 +25,7 @@ export const EX_CONFIG = 78;
 export async function outboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
   let keystore: ReturnType<typeof openKeystore> | undefined;
   let harvested: SqliteHarvestedStore | undefined;
+  let transfer: TransferService | undefined;
   try {
     // Inside the try: a missing master key or an unopenable database is a
     // temporary failure (75) like any other, not an exit 1 outside the
@@ -32,22 +35,28 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     harvested = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
     const raw = await readAll(ctx.stdin, ctx.config.smtp.submission.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
+    // Large attachments leave as links; no attachment can be larger than the whole message.
+    if (raw.length > ctx.config.largeFiles.threshold) transfer = openTransferService(ctx.config, { logger: ctx.logger, now: ctx.now });
     const pipeline = createOutboundPipeline({
       config: ctx.config,
       identities: keystore,
       encryptionCertificate: harvestedCertificates(harvested),
       now: ctx.now,
+      ...(transfer ? { transfer } : {}),
     });
     const queueId = randomQueueId();
     const result = await pipeline(pipelineMessage(envelope, raw), queueId);
     await writeChunks(ctx.stdout, result.message.chunks);
-    ctx.logger.info({ queueId, from: envelope.mailFrom, to: envelope.rcptTo, actions: result.actions.map((a) => `${a.stage}:${a.action}`) }, 'outbound filter');
+    // Stage details as the SMTP listener logs them (offloading: count and bytes, never names or links).
+    const details = Object.fromEntries(result.actions.filter((a) => a.detail).map((a) => [a.stage, a.detail]));
+    ctx.logger.info({ queueId, from: envelope.mailFrom, to: envelope.rcptTo, actions: result.actions.map((a) => `${a.stage}:${a.action}`), ...(Object.keys(details).length > 0 ? { details } : {}) }, 'outbound filter');
     return 0;
   } catch (err) {
     ctx.stderr.write(`siegel outbound: ${errorMessage(err)}\n`);
     const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
+    await transfer?.close();
     await harvested?.close();
     await keystore?.close();
   }

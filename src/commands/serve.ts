@@ -13,10 +13,15 @@ import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
 import { createNextHop } from '../smtp/next-hop.js';
 import { recipientDomainCheck } from '../smtp/recipient-domains.js';
 import { createSmtpListener } from '../smtp/listener.js';
+import { createMailNotifier } from '../transfer/mail-notifier.js';
+import { openTransferService } from '../transfer/open.js';
+import { startSweeper } from '../transfer/sweeper.js';
+import { createWebApp } from '../web/app.js';
+import { startWebServer, type WebServer } from '../web/server.js';
 import type { CommandContext } from './context.js';
 
 export interface ServeHandle {
-  readonly ports: { readonly submission: number; readonly inbound: number };
+  readonly ports: { readonly submission: number; readonly inbound: number; readonly web: number };
   stop(): Promise<void>;
 }
 
@@ -28,12 +33,22 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   // Certificates harvested from verified inbound mail, read by reply encryption.
   const harvested = SqliteHarvestedStore.open(config.dataDir, (message) => logger.warn(message));
   const submissionHop = createNextHop(config.smtp.submission.relay, config.smtp.submission.nextHop, logger);
+  // The large-file exchange: its own mail (first-download notices) leaves like staff mail, through the outbound pipeline and the submission next hop.
+  const notifier = createMailNotifier({
+    config,
+    outbound: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: harvestedCertificates(harvested), now: ctx.now }),
+    nextHop: submissionHop,
+    logger,
+    now: ctx.now,
+  });
+  const transfer = openTransferService(config, { logger, now: ctx.now, notifier });
   const submission = createSmtpListener({
     name: 'submission',
     config: config.smtp.submission,
     hostname: config.hostname ?? 'localhost',
     logger,
-    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: harvestedCertificates(harvested), now: ctx.now }),
+    // With the exchange: large attachments leave as links (the notifier's own mail above never needs that).
+    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: harvestedCertificates(harvested), now: ctx.now, transfer }),
     recipientGroup: outboundRecipientGroup(config, harvestedCertificates(harvested), ctx.now),
     nextHop: submissionHop,
     now: ctx.now,
@@ -51,6 +66,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   });
   let port: number;
   let inboundPort: number;
+  let web: WebServer;
   try {
     await keystore.checkReady();
     ({ port } = await submission.start());
@@ -60,14 +76,22 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       await submission.stop();
       throw err;
     }
+    try {
+      web = await startWebServer(createWebApp({ config, transfer, logger, now: ctx.now }), config.web.listen);
+    } catch (err) {
+      await Promise.all([submission.stop(), inbound.stop()]);
+      throw err;
+    }
   } catch (err) {
     // A failed start (no master key, port taken) must not leave the database open.
     await submissionHop.close();
     await inboundHop.close();
     await harvested.close();
+    await transfer.close();
     await keystore.close();
     throw err;
   }
+  const stopSweeper = startSweeper(transfer, config.largeFiles.sweepInterval, logger);
   logger.info(
     { listener: 'submission', address: `${config.smtp.submission.listen.host}:${port}`, relay: config.smtp.submission.relay },
     'listening',
@@ -76,10 +100,13 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     { listener: 'inbound', address: `${config.smtp.inbound.listen.host}:${inboundPort}`, relay: config.smtp.inbound.relay, trustAnchors: anchors.length },
     'listening',
   );
+  logger.info({ listener: 'web', address: `${config.web.listen.host}:${web.port}`, publicUrl: config.web.publicUrl }, 'listening');
   return {
-    ports: { submission: port, inbound: inboundPort },
+    ports: { submission: port, inbound: inboundPort, web: web.port },
     async stop() {
-      await Promise.all([submission.stop(), inbound.stop()]);
+      await Promise.all([submission.stop(), inbound.stop(), web.close()]);
+      await stopSweeper();
+      await transfer.close();
       await submissionHop.close();
       await inboundHop.close();
       await harvested.close();

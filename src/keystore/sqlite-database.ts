@@ -91,6 +91,95 @@ export const schemaMigrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  // 3: the large-file exchange (src/transfer/sqlite-transfer-store.ts).
+  // Only SHA-256 of each link token is kept (token_hash). origin and event
+  // carry no CHECK so later origins and events need no table rebuild; the
+  // store validates them on read. Audit rows outlive their share (no
+  // foreign key): the log must survive deletion of the file.
+  {
+    version: 3,
+    sql: `
+      CREATE TABLE transfer_shares (
+        id TEXT PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        file_name TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        sha256 TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        downloads INTEGER NOT NULL DEFAULT 0,
+        max_downloads INTEGER CHECK (max_downloads IS NULL OR max_downloads >= 1),
+        password_hash TEXT,
+        notify_first_download INTEGER NOT NULL,
+        failed_attempts INTEGER NOT NULL DEFAULT 0,
+        locked_until INTEGER,
+        revoked_at INTEGER,
+        blob_deleted_at INTEGER
+      ) STRICT;
+      CREATE INDEX transfer_shares_owner ON transfer_shares (owner, created_at);
+      CREATE INDEX transfer_shares_pending_sweep ON transfer_shares (expires_at) WHERE blob_deleted_at IS NULL;
+      CREATE TABLE transfer_audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at INTEGER NOT NULL,
+        event TEXT NOT NULL,
+        share_id TEXT,
+        actor TEXT,
+        file_name TEXT,
+        size INTEGER,
+        client_ip TEXT,
+        detail TEXT
+      ) STRICT;
+      CREATE INDEX transfer_audit_at ON transfer_audit (at);
+      CREATE INDEX transfer_audit_share ON transfer_audit (share_id, at);
+    `,
+  },
+  // 4: the staff area of the large-file exchange (src/transfer/sqlite-staff-store.ts):
+  // sign-in links, sessions, resumable uploads, upload requests. Secrets only as SHA-256.
+  // (Version 3 is the transfer metadata's step.)
+  {
+    version: 4,
+    sql: `
+      CREATE TABLE staff_sign_in_links (
+        token_hash TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+      ) STRICT;
+      CREATE TABLE staff_sessions (
+        id_hash TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE staff_upload_requests (
+        id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        partner TEXT,
+        note TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        closed_at INTEGER,
+        files INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+      CREATE INDEX staff_upload_requests_owner ON staff_upload_requests (owner);
+      CREATE TABLE staff_uploads (
+        token_hash TEXT PRIMARY KEY,
+        blob_id TEXT NOT NULL UNIQUE,
+        owner TEXT NOT NULL,
+        request_id TEXT,
+        size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        sealed_options BLOB NOT NULL,
+        sealed_result BLOB
+      ) STRICT;
+      CREATE INDEX staff_uploads_owner ON staff_uploads (owner);
+    `,
+  },
 ];
 
 /** The user_version of a database this Siegel has opened. */

@@ -1,6 +1,5 @@
 /**
  * The outbound pipeline: what happens to staff mail on its way out, in order.
- * Later stages (large-file offloading before signing) slot in here.
  */
 import type { Config } from '../config/schema.js';
 import type { SigningIdentityResolver } from '../keystore/identity.js';
@@ -11,8 +10,10 @@ import { runStages } from './run.js';
 import { createAuthorizeSenderStage } from './stages/authorize-sender.js';
 import { detectClientSmime } from './stages/detect-client-smime.js';
 import { createEncryptStage } from './stages/encrypt.js';
+import { createOffloadStage } from './stages/offload.js';
 import { createSignStage, signingForm } from './stages/sign.js';
 import type { PipelineMessage, PipelineResult, Stage } from './types.js';
+import type { TransferService } from '../transfer/types.js';
 
 export interface OutboundDeps {
   readonly config: Config;
@@ -20,6 +21,8 @@ export interface OutboundDeps {
   /** Recipients' encryption certificates; absent, none is known and nothing is encrypted. */
   readonly encryptionCertificate?: EncryptionCertificateLookup;
   readonly now: () => Date;
+  /** The large-file exchange; present, large attachments leave as links (offloading before signing). */
+  readonly transfer?: TransferService;
 }
 
 const NO_CERTIFICATES: EncryptionCertificateLookup = () => Promise.resolve(undefined);
@@ -30,6 +33,10 @@ export function outboundStages(deps: OutboundDeps): Stage<OutboundMessage>[] {
   return [
     // Only when logins are bound to senders; otherwise it would add nothing but a log entry.
     ...(senders ? [carryingFindings(createAuthorizeSenderStage({ senders, maxHeaderSize: config.limits.headerSize }))] : []),
+    // Before signing, so the notes that replace large attachments are signed too.
+    ...(deps.transfer
+      ? [createOffloadStage({ threshold: config.largeFiles.threshold, internalDomains: config.internalDomains, limits: config.limits, transfer: deps.transfer })]
+      : []),
     carryingFindings(createSignStage({ signing: config.signing, limits: config.limits, identities: deps.identities })),
     createEncryptStage({ encryption: config.encryption, limits: config.limits, certificateFor: deps.encryptionCertificate ?? NO_CERTIFICATES }),
   ];

@@ -126,6 +126,8 @@ export interface TransferService {
   revoke(id: string, owner?: string): Promise<boolean>;
   list(filter?: { readonly owner?: string; readonly includeInactive?: boolean }): Promise<ShareInfo[]>;
   audit(filter?: { readonly shareId?: string; readonly since?: Date; readonly limit?: number }): Promise<AuditEntry[]>;
+  /** Appends an audit entry for events outside a share's own life (staff sign-in, upload requests); never throws. */
+  recordAudit?(entry: AuditEntry): Promise<void>;
   /** Deletes the blobs of expired, revoked and exhausted shares; returns how many were deleted. */
   sweep(): Promise<number>;
   close(): Promise<void>;

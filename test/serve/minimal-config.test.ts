@@ -30,7 +30,7 @@ describe('a config with only dataDir and trustAnchors', () => {
   it('runs the gateway on loopback and relays mail unsigned into the default Maildir', async () => {
     const config = loadConfig({ file: path.join(dir, 'siegel.yaml'), env: {} });
     expect(config.smtp.submission.listen.host).toBe('127.0.0.1');
-    const server = await startServer(context({ ...config, smtp: { ...config.smtp, submission: { ...config.smtp.submission, listen: { host: '127.0.0.1', port: 0 } }, inbound: { ...config.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } } }));
+    const server = await startServer(context({ ...config, smtp: { ...config.smtp, submission: { ...config.smtp.submission, listen: { host: '127.0.0.1', port: 0 } }, inbound: { ...config.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } }, web: { ...config.web, listen: { host: '127.0.0.1', port: 0 } } }));
     try {
       const raw = sampleMessage();
       const outcome = await sendMail(server.ports.submission, { raw });
@@ -53,6 +53,6 @@ describe('a config with only dataDir and trustAnchors', () => {
     await keystore.close();
 
     const config = loadConfig({ file: path.join(dir, 'siegel.yaml'), env: {} });
-    await expect(startServer(context({ ...config, smtp: { ...config.smtp, submission: { ...config.smtp.submission, listen: { host: '127.0.0.1', port: 0 } }, inbound: { ...config.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } } }))).rejects.toThrow(/no master key/);
+    await expect(startServer(context({ ...config, smtp: { ...config.smtp, submission: { ...config.smtp.submission, listen: { host: '127.0.0.1', port: 0 } }, inbound: { ...config.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } }, web: { ...config.web, listen: { host: '127.0.0.1', port: 0 } } }))).rejects.toThrow(/no master key/);
   });
 });

@@ -143,7 +143,8 @@ describe('siegel serve', () => {
     expect(certs).toContain('Test Issuing CA');
     expect(certs).not.toMatch(/subject=.*CN ?= ?Test Root/);
     // One log line for the message, without its content.
-    expect(logText).toContain('"actions":["sign:signed","encrypt:no-certificate"]');
+    // offload:none: the large-file exchange runs first and had nothing to do (no attachment above the threshold).
+    expect(logText).toContain('"actions":["offload:none","sign:signed","encrypt:no-certificate"]');
     expect(logText).toContain(`"details":{"sign":{"signer":"${mailbox}","converted":true},"encrypt":{"without":1,"recipients":1}}`);
     expect(logText).not.toContain('anbei der Bescheid');
   });

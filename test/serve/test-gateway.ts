@@ -29,7 +29,9 @@ export async function startTestGateway(options: { configTail: (dir: string) => s
   writeFileSync(file, `dataDir: data\ntrustAnchors: trust\nmasterKeyFile: master.key\n${options.configTail(dir)}`);
   const loaded = loadConfig({ file, env: {} });
   // Tests that do not care about the inbound listener must not all bind its default port.
-  const config = /^ {2}inbound:/m.test(options.configTail(dir)) ? loaded : { ...loaded, smtp: { ...loaded.smtp, inbound: { ...loaded.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } } };
+  const withInbound = /^ {2}inbound:/m.test(options.configTail(dir)) ? loaded : { ...loaded, smtp: { ...loaded.smtp, inbound: { ...loaded.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } } };
+  // Nor the web listener's (unless the test sets web.listen itself).
+  const config = /^web:\s*\n(?: {2}.*\n)*? {2}listen:/m.test(options.configTail(dir)) ? withInbound : { ...withInbound, web: { ...withInbound.web, listen: { host: '127.0.0.1', port: 0 } } };
   const root = await createRootCa({ subject: [['CN', 'Gateway Test Root']], keySpec: 'p256' });
   const keystore = openKeystore(config, {}, () => new Date());
   for (const mailbox of options.mailboxes) {

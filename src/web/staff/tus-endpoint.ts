@@ -1,0 +1,103 @@
+/**
+ * A tus endpoint (@tus/server v2) over the encrypted upload store. Express
+ * authorises each request first (staff session, or an open upload
+ * request) and binds it to what it may do; the tus hooks then read that
+ * binding: who owns the share, where it came from, and what happens when
+ * the last byte arrived. Errors from the catalog become their HTTP status
+ * (413 limits, 507 disk space) with a short plain body.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MemoryLocker, Server, type Upload } from '@tus/server';
+import { httpStatusFor, SiegelError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { ShareOrigin } from '../../transfer/types.js';
+import { newSecret, type UploadResult, type Uploads, type UploadShareOptions } from '../../transfer/uploads.js';
+import { EncryptedUploadStore } from './tus-store.js';
+
+export interface TusBinding {
+  readonly owner: string;
+  readonly origin: ShareOrigin;
+  readonly requestId?: string;
+  readonly clientIp?: string;
+  /** Share options from the upload's metadata; called once at creation. */
+  readonly options: (metadata: Record<string, string | null>) => UploadShareOptions;
+  /** After the share was made (e.g. mail the owner); failures are logged, the upload still succeeded. */
+  readonly finished?: (result: UploadResult) => Promise<void>;
+}
+
+export interface TusEndpoint {
+  handle(req: IncomingMessage, res: ServerResponse, binding: TusBinding): Promise<void>;
+}
+
+/** The Node request behind the web Request the tus hooks get. */
+function nodeRequest(req: Request): IncomingMessage | undefined {
+  return (req as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
+}
+
+export function createTusEndpoint(options: { readonly path: string; readonly uploads: Uploads; readonly maxSize: number; readonly logger: Logger; readonly locker?: MemoryLocker }): TusEndpoint {
+  const { uploads, logger } = options;
+  const bindings = new WeakMap<IncomingMessage, TusBinding>();
+  const bindingOf = (req: Request): TusBinding => {
+    const node = nodeRequest(req);
+    const binding = node ? bindings.get(node) : undefined;
+    if (!binding) throw { status_code: 403, body: 'Forbidden\n' };
+    return binding;
+  };
+  const server = new Server({
+    path: options.path,
+    datastore: new EncryptedUploadStore(uploads),
+    locker: options.locker ?? new MemoryLocker(),
+    maxSize: options.maxSize,
+    // Same origin only: no Access-Control-Allow-Origin at all.
+    allowedOrigins: [],
+    // Relative to the endpoint the client posted to (the upload-request endpoints differ per request).
+    generateUrl: (req, { id }) => `${new URL(req.url).pathname.replace(/\/+$/, '')}/${id}`,
+    namingFunction: () => newSecret(),
+    onUploadCreate: async (req: Request, upload: Upload) => {
+      const binding = bindingOf(req);
+      const metadata = upload.metadata ?? {};
+      if (upload.size === undefined) throw { status_code: 400, body: 'Upload-Length required\n' };
+      await uploads.create({
+        token: upload.id,
+        owner: binding.owner,
+        size: upload.size,
+        options: binding.options(metadata),
+        ...(binding.requestId !== undefined ? { requestId: binding.requestId } : {}),
+        ...(binding.clientIp !== undefined ? { clientIp: binding.clientIp } : {}),
+      });
+      return {};
+    },
+    onUploadFinish: async (req: Request, upload: Upload) => {
+      const binding = bindingOf(req);
+      const result = await uploads.finish(upload.id, binding.origin, binding.clientIp);
+      logger.info({ share: result.shareId, owner: binding.owner, size: result.size, origin: binding.origin }, 'upload became a share');
+      if (binding.finished) {
+        try {
+          await binding.finished(result);
+        } catch (err) {
+          logger.error({ share: result.shareId, err }, 'after-upload action failed');
+        }
+      }
+      return {};
+    },
+    onResponseError: (_req, err) => {
+      if (err instanceof SiegelError) {
+        const status = httpStatusFor(err);
+        if (status >= 500 && status !== 507) logger.error({ code: err.code, err }, 'upload failed');
+        else logger.info({ code: err.code, detail: err.message }, 'upload refused');
+        return { status_code: status, body: `${err.code}\n` };
+      }
+      if (err instanceof Error) {
+        logger.error({ err }, 'upload failed');
+        return { status_code: 500, body: 'Internal error\n' };
+      }
+      return undefined;
+    },
+  });
+  return {
+    async handle(req, res, binding) {
+      bindings.set(req, binding);
+      await server.handle(req, res);
+    },
+  };
+}
