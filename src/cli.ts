@@ -69,39 +69,26 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   withConfig(program.command('serve').description('run the SMTP listeners'))
     .action(run(async (opts: ConfigOptions) => serve(await context(opts))));
 
-  withConfig(program.command('outbound').description('outbound pipeline as a filter: message on stdin, processed message on stdout'))
-    .option('--from <addr>', 'envelope sender (default: the From header)')
-    .option('--to <addr...>', 'envelope recipients (default: To and Cc headers)')
-    .action(
-      run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => {
-        // A filter's caller (e.g. a Postfix pipe transport) reads sysexits codes: a broken
-        // config is EX_CONFIG, which defers the mail instead of bouncing it.
-        let ctx: CommandContext;
-        try {
-          ctx = await context(opts, 'warn');
-        } catch (err) {
-          stderr.write(`siegel outbound: ${errorMessage(err)}\n`);
-          return EX_CONFIG;
-        }
-        return outboundFilter(ctx, opts);
-      }),
-    );
-
-  withConfig(program.command('inbound').description('inbound pipeline as a filter: message on stdin, message with its verdict on stdout'))
-    .option('--from <addr>', 'envelope sender (default: the From header)')
-    .option('--to <addr...>', 'envelope recipients (default: To and Cc headers)')
-    .action(
-      run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => {
-        let ctx: CommandContext;
-        try {
-          ctx = await context(opts, 'warn');
-        } catch (err) {
-          stderr.write(`siegel inbound: ${errorMessage(err)}\n`);
-          return EX_CONFIG;
-        }
-        return inboundFilter(ctx, opts);
-      }),
-    );
+  // A filter's caller (e.g. a Postfix pipe transport) reads sysexits codes: a broken
+  // config is EX_CONFIG, which defers the mail instead of bouncing it.
+  const filterCommand = (name: 'outbound' | 'inbound', description: string, filter: typeof outboundFilter) =>
+    withConfig(program.command(name).description(description))
+      .option('--from <addr>', 'envelope sender (default: the From header)')
+      .option('--to <addr...>', 'envelope recipients (default: To and Cc headers)')
+      .action(
+        run(async (opts: ConfigOptions & { from?: string; to?: string[] }) => {
+          let ctx: CommandContext;
+          try {
+            ctx = await context(opts, 'warn');
+          } catch (err) {
+            stderr.write(`siegel ${name}: ${errorMessage(err)}\n`);
+            return EX_CONFIG;
+          }
+          return filter(ctx, opts);
+        }),
+      );
+  filterCommand('outbound', 'outbound pipeline as a filter: message on stdin, processed message on stdout', outboundFilter);
+  filterCommand('inbound', 'inbound pipeline as a filter: message on stdin, message with its verdict on stdout', inboundFilter);
 
   const enroll = program.command('enroll').description('enroll mailbox identities');
   withConfig(enroll.command('import').description('import a mailbox identity (PKCS#12, or certificate + key)'))

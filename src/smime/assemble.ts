@@ -14,6 +14,10 @@ const CRLF = '\r\n';
 export interface MultipartSignedOptions {
   /** Fixed boundary (tests); random otherwise. Must not occur in the entity. */
   readonly boundary?: string;
+  /** The micalg parameter (RFC 8551 3.4.3.2), already quoted if it lists several; default sha-256. */
+  readonly micalg?: string;
+  /** The "This is an S/MIME signed message" preamble for readers without S/MIME (default true). */
+  readonly preamble?: boolean;
 }
 
 /**
@@ -36,11 +40,11 @@ export function buildMultipartSigned(
   const head =
     mimeVersion(outerHeaders) +
     // Folded: the single line would exceed the 78-character recommendation (RFC 5322 2.1.1).
-    `Content-Type: multipart/signed; protocol="application/pkcs7-signature";${CRLF} micalg=sha-256; boundary="${boundary}"${CRLF}` +
+    `Content-Type: multipart/signed; protocol="application/pkcs7-signature";${CRLF} micalg=${options.micalg ?? 'sha-256'}; boundary="${boundary}"${CRLF}` +
     CRLF +
     // The preamble is for readers without S/MIME support; 7-bit only.
-    `This is an S/MIME signed message${CRLF}` +
-    `${CRLF}--${boundary}${CRLF}`;
+    (options.preamble === false ? '' : `This is an S/MIME signed message${CRLF}${CRLF}`) +
+    `--${boundary}${CRLF}`;
   const signaturePartHead =
     `${CRLF}--${boundary}${CRLF}` +
     `Content-Type: application/pkcs7-signature; name="smime.p7s"${CRLF}` +
@@ -70,7 +74,8 @@ export function buildOpaqueSigned(outerHeaders: Buffer, signedDataDer: Buffer): 
   return [outerHeaders, Buffer.from(head, 'ascii'), ...base64Lines(signedDataDer)];
 }
 
-function fieldNames(headers: Buffer): string[] {
+/** Lower-case names of the fields in a header block ('' for a line that is not a field). */
+export function fieldNames(headers: Buffer): string[] {
   // Field names start a line; continuation lines start with whitespace (RFC 5322 2.2.3).
   return headers
     .toString('latin1')

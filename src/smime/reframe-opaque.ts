@@ -9,12 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SiegelError } from '../errors.js';
-import { base64Lines } from './base64.js';
+import { buildMultipartSigned, fieldNames } from './assemble.js';
 import type { DetachedSignedData } from './detach-signed-data.js';
 
 export { detachSignedData, type DetachedSignedData } from './detach-signed-data.js';
 
-const CRLF = '\r\n';
 
 export interface ReframeOptions {
   /** Boundary candidates (tests); random otherwise. A candidate that occurs in the content is skipped. */
@@ -36,7 +35,7 @@ const MICALG = /^[a-z0-9-]+(,[a-z0-9-]+)*$/;
 export function reframeAsMultipartSigned(outerHeaders: Buffer, opaque: DetachedSignedData, options: ReframeOptions = {}): Buffer[] {
   const names = fieldNames(outerHeaders);
   if (outerHeaders.length > 0 && !outerHeaders.toString('latin1').endsWith('\n')) throw misuse('outer headers must end with a line break');
-  if (names.includes('')) throw misuse('outer headers contain an empty line or a line that is not a header field');
+  if (names.includes('') || /(^|\n)\r?\n/.test(outerHeaders.toString('latin1'))) throw misuse('outer headers contain an empty line or a line that is not a header field');
   const content = names.find((name) => name.startsWith('content-'));
   if (content) throw misuse(`outer headers must not contain ${content}; the multipart/signed layer sets the content fields`);
   if (!MICALG.test(opaque.micalg)) throw misuse(`invalid micalg ${JSON.stringify(opaque.micalg)}`);
@@ -44,27 +43,7 @@ export function reframeAsMultipartSigned(outerHeaders: Buffer, opaque: DetachedS
   const boundary = chooseBoundary(opaque.content, options.nextBoundary ?? randomBoundary);
   // Several digest names are a comma-separated list, which must be quoted (RFC 8551 3.4.3.2).
   const micalg = opaque.micalg.includes(',') ? `"${opaque.micalg}"` : opaque.micalg;
-  const head =
-    (names.includes('mime-version') ? '' : `MIME-Version: 1.0${CRLF}`) +
-    // Folded as for outbound (assemble.ts): one line would exceed the 78-character recommendation (RFC 5322 2.1.1).
-    `Content-Type: multipart/signed; protocol="application/pkcs7-signature";${CRLF} micalg=${micalg}; boundary="${boundary}"${CRLF}` +
-    CRLF +
-    `--${boundary}${CRLF}`;
-  const signaturePartHead =
-    `${CRLF}--${boundary}${CRLF}` +
-    `Content-Type: application/pkcs7-signature; name="smime.p7s"${CRLF}` +
-    `Content-Transfer-Encoding: base64${CRLF}` +
-    `Content-Disposition: attachment; filename="smime.p7s"${CRLF}` +
-    CRLF;
-  return [
-    outerHeaders,
-    Buffer.from(head, 'ascii'),
-    opaque.content,
-    Buffer.from(signaturePartHead, 'ascii'),
-    ...base64Lines(opaque.detached),
-    // The last base64 line's CRLF is the close delimiter's leading CRLF.
-    Buffer.from(`--${boundary}--${CRLF}`, 'ascii'),
-  ];
+  return buildMultipartSigned(outerHeaders, opaque.content, opaque.detached, { boundary, micalg, preamble: false });
 }
 
 function randomBoundary(): string {
@@ -85,12 +64,6 @@ function chooseBoundary(content: Buffer, next: () => string): string {
   throw misuse(`no MIME boundary absent from the content after ${MAX_BOUNDARY_TRIES} tries`);
 }
 
-function fieldNames(headers: Buffer): string[] {
-  const lines = headers.toString('latin1').split(/\r?\n/);
-  if (lines.at(-1) === '') lines.pop();
-  // Continuation lines start with whitespace (RFC 5322 2.2.3); an empty line would end the header early.
-  return lines.filter((line) => !/^[ \t]/.test(line)).map((line) => (line.includes(':') ? line.slice(0, line.indexOf(':')).trim().toLowerCase() : ''));
-}
 
 /** Wrong use by the pipeline (the outer headers come from our own splitter), not a property of the message. */
 function misuse(detail: string): SiegelError {

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { SiegelError } from '../errors.js';
+import { rfc5322Date } from '../mime/date.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import { encodeWords } from '../mime/encoded-words.js';
@@ -31,18 +32,6 @@ export interface MailNotifierOptions {
 /** The exchange's sender address: configured, else siegel@ the first internal domain. */
 export function notificationsFrom(config: Config): string {
   return config.largeFiles.notificationsFrom ?? `siegel@${config.internalDomains[0] ?? 'localhost'}`;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
-
-/** RFC 5322 section 3.3 date-time, in UTC. */
-export function rfc5322Date(date: Date): string {
-  const pad = (n: number) => String(n).padStart(2, '0');
-  const day = DAYS[date.getUTCDay()] as string;
-  const month = MONTHS[date.getUTCMonth()] as string;
-  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;
-  return `${day}, ${date.getUTCDate()} ${month} ${date.getUTCFullYear()} ${time} +0000`;
 }
 
 /** One bare address, or undefined; nothing that could smuggle a header line or a second recipient. */

@@ -16,7 +16,8 @@ import { silentLogger } from '../../src/log.js';
 import { createOutboundPipeline } from '../../src/pipeline/outbound.js';
 import { toPem } from '../../src/pki/pem.js';
 import { createNextHop, type NextHop } from '../../src/smtp/next-hop.js';
-import { buildNotification, createMailNotifier, rfc5322Date } from '../../src/transfer/mail-notifier.js';
+import { buildNotification, createMailNotifier } from '../../src/transfer/mail-notifier.js';
+import { rfc5322Date } from '../../src/mime/date.js';
 import { AT, mailboxCert, tempDir, testPki, type TestPki } from '../pki/test-pki.js';
 import { pythonLeaves } from '../pipeline/offload-messages.js';
 
