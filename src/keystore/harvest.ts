@@ -27,6 +27,8 @@ export const MAX_CANDIDATES = 16;
 export const MAX_ADDRESSES = 16;
 export const MAX_CAPABILITIES = 64;
 const MAX_CERTIFICATE_BYTES = 64 * 1024;
+/** How precisely lastSeen is kept (see keep()). */
+export const LAST_SEEN_RESOLUTION_MS = 3_600_000;
 
 export interface HarvestCandidate {
   /** DER, as carried in the SignedData. */
@@ -179,7 +181,10 @@ async function keep(
   const same = existing.find((r) => r.fingerprint === fingerprint);
   if (same) {
     // Only a later message updates what the sender announced (capabilities may change with a client update).
-    if (seenAt.getTime() >= same.lastSeen.getTime()) {
+    // lastSeen is kept to the hour: a partner sending all day must not cost a database write per message.
+    const changed = same.source !== chosen.source || same.capabilities.length !== capabilities.length || same.capabilities.some((c, i) => c !== capabilities[i]);
+    const later = seenAt.getTime() - same.lastSeen.getTime();
+    if (later >= 0 && (changed || later >= LAST_SEEN_RESOLUTION_MS)) {
       await store.put({ ...same, lastSeen: seenAt, capabilities: [...capabilities], source: chosen.source });
     }
     return { address, action: 'refreshed', fingerprint, detail: `certificate ${short(fingerprint)} for ${address} seen again` };

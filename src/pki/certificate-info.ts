@@ -5,6 +5,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
+import { memoByCertificate } from './memo.js';
 import { arrayBufferOf } from './bytes.js';
 import {
   OID,
@@ -63,7 +64,10 @@ const CURVE_NAMES: Record<string, { name: string; bits: number }> = {
 };
 
 /** Throws (plain Error) when the bytes are not a DER X.509 certificate. */
-export function parseCertificate(der: Buffer): CertificateInfo {
+/** Memoised by content (see memo.ts): the result is immutable and the same certificates arrive with every message. Throws for bytes that are not a certificate. */
+export const parseCertificate: (der: Buffer) => CertificateInfo = memoByCertificate(parseCertificateUncached);
+
+function parseCertificateUncached(der: Buffer): CertificateInfo {
   const x509 = new X509Certificate(der);
   const cert = pkijs.Certificate.fromBER(arrayBufferOf(der));
   const san = sanEmailsOf(cert);

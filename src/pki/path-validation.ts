@@ -17,6 +17,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { arrayBufferOf } from './bytes.js';
 import { keyUsageOf, type KeyUsageFlags } from './certificate-extensions.js';
+import { BoundedCache, memoByCertificate } from './memo.js';
 import type { TrustAnchor } from './trust-store.js';
 
 export const MAX_PATH_LENGTH = 10;
@@ -70,8 +71,14 @@ export interface CertificateView {
   readonly fingerprint: string;
 }
 
-/** undefined when the bytes are not a certificate OpenSSL accepts (never throws). */
-export function readCertificate(der: Buffer): CertificateView | undefined {
+/**
+ * undefined when the bytes are not a certificate OpenSSL accepts (never
+ * throws). Memoised by content: the same partner certificates and CA
+ * chains arrive with every message, and parsing them dominated verification.
+ */
+export const readCertificate: (der: Buffer) => CertificateView | undefined = memoByCertificate(readCertificateUncached);
+
+function readCertificateUncached(der: Buffer): CertificateView | undefined {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(der);
@@ -129,10 +136,18 @@ interface FoundPath {
   readonly anchor: TrustAnchor;
 }
 
+/**
+ * Issuer links already checked, by the fingerprints of both certificates:
+ * a link is a fact about two fixed certificates (names, key identifiers,
+ * signature), unlike validity, which depends on the time and is checked
+ * per path. Process-wide, so the same partner chain is checked once.
+ */
+const LINKS = new BoundedCache<{ readonly ok: boolean; readonly badSignature: boolean }>(4096);
+const SELF_SIGNED = new BoundedCache<boolean>(4096);
+
 /** Depth-first search for every path to an anchor, within the bounds. */
 class PathSearch {
   private checks = 0;
-  private readonly linkCache = new Map<string, boolean>();
   /** Why no path was found, refined as the search learns more. */
   dead: Extract<PathResult, { ok: false }> = { ok: false, reason: 'no-path', detail: 'no issuer certificate of the signer was found in the message or the trust anchors' };
 
@@ -176,30 +191,40 @@ class PathSearch {
   /** OpenSSL's issuer match (names, key identifiers) plus the signature itself; cached per pair. */
   private issued(child: CertificateView, issuer: X509Certificate, issuerFingerprint: string): boolean {
     const key = `${child.fingerprint}/${issuerFingerprint}`;
-    const cached = this.linkCache.get(key);
-    if (cached !== undefined) return cached;
-    if (this.checks >= MAX_LINK_CHECKS) return false;
-    this.checks++;
-    let ok = false;
-    try {
-      if (child.x509.checkIssued(issuer)) {
-        ok = child.x509.verify(issuer.publicKey);
-        if (!ok) this.dead = { ok: false, reason: 'bad-chain-signature', detail: `the signature on "${oneLine(child.x509.subject)}" does not verify with its issuer's key`, certificate: oneLine(child.x509.subject) };
+    let link = LINKS.get(key);
+    if (link === undefined) {
+      if (this.checks >= MAX_LINK_CHECKS) return false;
+      this.checks++;
+      let ok = false;
+      let badSignature = false;
+      try {
+        if (child.x509.checkIssued(issuer)) {
+          ok = child.x509.verify(issuer.publicKey);
+          badSignature = !ok;
+        }
+      } catch {
+        ok = false;
       }
-    } catch {
-      ok = false;
+      link = { ok, badSignature };
+      LINKS.set(key, link);
     }
-    this.linkCache.set(key, ok);
-    return ok;
+    if (link.badSignature) this.dead = { ok: false, reason: 'bad-chain-signature', detail: `the signature on "${oneLine(child.x509.subject)}" does not verify with its issuer's key`, certificate: oneLine(child.x509.subject) };
+    return link.ok;
   }
 }
 
 function isSelfIssuedAndSigned(x509: X509Certificate): boolean {
+  const key = x509.fingerprint256;
+  const known = SELF_SIGNED.get(key);
+  if (known !== undefined) return known;
+  let selfSigned = false;
   try {
-    return x509.subject === x509.issuer && x509.verify(x509.publicKey);
+    selfSigned = x509.subject === x509.issuer && x509.verify(x509.publicKey);
   } catch {
-    return false;
+    selfSigned = false;
   }
+  SELF_SIGNED.set(key, selfSigned);
+  return selfSigned;
 }
 
 type Failure = Omit<Extract<PathResult, { ok: false }>, 'ok' | 'path'> & { readonly ok: false };

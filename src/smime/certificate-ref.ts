@@ -7,7 +7,7 @@
 import { createHash, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { octetString, sequence, tlv, TAG } from './der.js';
-import { memoByCertificate } from './memo.js';
+import { memoByCertificate } from '../pki/memo.js';
 
 export interface CertificateRef {
   /** The certificate, DER. */

@@ -12,7 +12,7 @@ import { SHA256_ALGORITHM, signatureAlgorithmFor } from './algorithms.js';
 import { buildSignedAttributes } from './attributes.js';
 import { certificateRef, isSelfSigned, issuerAndSerialNumber } from './certificate-ref.js';
 import { header, octetString, oid, sequence, setOf, TAG } from './der.js';
-import { memoKeyMatch } from './memo.js';
+import { memoKeyMatch } from '../pki/memo.js';
 import { OID } from './oids.js';
 
 export interface SignContentOptions {

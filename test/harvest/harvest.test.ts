@@ -209,6 +209,22 @@ describe('replacing the kept certificate', () => {
     expect((await store.get(ADDRESS, sha256(spoof.certificate)))?.anchorFingerprint).toBe(anchorB);
   });
 
+  it('writes lastSeen at most hourly while nothing else changes, and at once when the capabilities change', async () => {
+    const cert = await leaf(pkiA, { usage: 'both' });
+    const fp = sha256(cert.certificate);
+    const first = new Date('2026-12-01T10:00:00Z');
+    await harvest(store, input([[cert, 'signer']], { signingTime: first, capabilities: [AES256_CBC] }), AT);
+    const tenMinutes = new Date(first.getTime() + 10 * 60_000);
+    const again = await harvest(store, input([[cert, 'signer']], { signingTime: tenMinutes, capabilities: [AES256_CBC] }), AT);
+    expect(again[0]?.action).toBe('refreshed');
+    expect((await store.get(ADDRESS, fp))?.lastSeen).toEqual(first);
+    await harvest(store, input([[cert, 'signer']], { signingTime: tenMinutes, capabilities: [AES128_GCM, AES256_CBC] }), AT);
+    expect(await store.get(ADDRESS, fp)).toMatchObject({ lastSeen: tenMinutes, capabilities: [AES128_GCM, AES256_CBC] });
+    const twoHours = new Date(first.getTime() + 2 * 3_600_000);
+    await harvest(store, input([[cert, 'signer']], { signingTime: twoHours, capabilities: [AES128_GCM, AES256_CBC] }), AT);
+    expect((await store.get(ADDRESS, fp))?.lastSeen).toEqual(twoHours);
+  });
+
   it('updates lastSeen and capabilities only from a later message, never beyond now', async () => {
     const cert = await leaf(pkiA, { usage: 'both' });
     const fp = sha256(cert.certificate);

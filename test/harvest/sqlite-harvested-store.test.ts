@@ -51,7 +51,8 @@ describe('SqliteHarvestedStore on disk', () => {
       }
       const file = path.join(dataDir, 'siegel.db');
       expect(pragma(file, 'journal_mode')).toBe('wal');
-      expect(SCHEMA_VERSION).toBe(2);
+      // Version 2 brought this store; later steps (the large-file exchange) come on top.
+      expect(SCHEMA_VERSION).toBeGreaterThanOrEqual(2);
       expect(pragma(file, 'user_version')).toBe(SCHEMA_VERSION);
     } finally {
       await store.close();
@@ -75,7 +76,7 @@ describe('SqliteHarvestedStore on disk', () => {
       const tables = new DatabaseSync(serverHarvest.file, { readOnly: true });
       try {
         const names = tables.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((row) => row.name);
-        expect(names).toEqual(['harvested_certificates', 'identities', 'identity_chain']);
+        expect(names).toEqual(expect.arrayContaining(['harvested_certificates', 'identities', 'identity_chain']));
       } finally {
         tables.close();
       }

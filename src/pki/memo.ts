@@ -26,6 +26,22 @@ export function memoByCertificate<T>(fn: (der: Buffer) => T): (der: Buffer) => T
   };
 }
 
+/** A bounded map that forgets its oldest entries first; for results keyed by certificate content. */
+export class BoundedCache<V> {
+  readonly #entries = new Map<string, V>();
+
+  constructor(private readonly limit: number = LIMIT) {}
+
+  get(key: string): V | undefined {
+    return this.#entries.get(key);
+  }
+
+  set(key: string, value: V): void {
+    if (this.#entries.size >= this.limit && !this.#entries.has(key)) this.#entries.delete(this.#entries.keys().next().value as string);
+    this.#entries.set(key, value);
+  }
+}
+
 /** Remembers which certificates a key object was already found to match. */
 export function memoKeyMatch(check: (der: Buffer, key: KeyObject) => boolean): (der: Buffer, key: KeyObject) => boolean {
   const matched = new WeakMap<KeyObject, Set<string>>();
