@@ -141,6 +141,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
     trustAnchors: abs(config.trustAnchors),
     masterKeyFile: config.masterKeyFile ? abs(config.masterKeyFile) : undefined,
     authservId: config.authservId ?? config.hostname ?? os.hostname(),
+    ldap: { ...config.ldap, passwordFile: config.ldap.passwordFile ? abs(config.ldap.passwordFile) : undefined },
     largeFiles: { ...config.largeFiles, directory: config.largeFiles.directory ? abs(config.largeFiles.directory) : path.join(dataDir, 'files') },
     hostname: config.hostname ?? os.hostname(),
     smtp: { submission: listener(config.smtp.submission), inbound: listener(config.smtp.inbound) },

@@ -192,6 +192,54 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    enrollment: z
+      .object({
+        /** Subject of certification requests (`siegel enroll request`), shaped like Behörden-PKI mailbox requests: C, O, OU, CN. */
+        profile: z
+          .object({
+            country: z.string().length(2).default('DE'),
+            organization: z.string().optional(),
+            organizationalUnit: z.string().optional(),
+          })
+          .strict()
+          .prefault({}),
+        /** Identities expiring within this time are logged daily, exported as a metric and mailed to adminAddress. */
+        expiryWarning: duration.default(30 * 86_400_000),
+        /** Administrator address for expiry warnings (mailed through the outbound relay). */
+        adminAddress: z.string().optional(),
+      })
+      .strict()
+      .prefault({}),
+    revocation: z
+      .object({
+        /** soft: an unreachable responder does not change the verdict; hard: it gives temperror (and no encryption to that certificate). */
+        mode: z.enum(['soft', 'hard']).default('soft'),
+        /** Time for one OCSP request or CRL download. */
+        timeout: duration.default(10_000),
+        /** OCSP responses older than this (thisUpdate) are stale when they carry no nextUpdate. */
+        ocspMaxAge: duration.default(7 * 86_400_000),
+        /** Largest CRL downloaded. */
+        maxCrlSize: size.default(100 * 1024 * 1024),
+      })
+      .strict()
+      .prefault({}),
+    ldap: z
+      .object({
+        /** Directory servers for recipient certificates, tried in order: ldap://host:389 or ldaps://host:636. Empty: no look-up. */
+        servers: z.array(z.string()).default([]),
+        baseDn: z.string().default(''),
+        /** Search filter; {address} is replaced by the escaped recipient address. */
+        filter: z.string().default('(mail={address})'),
+        /** Attribute holding the certificates. */
+        attribute: z.string().default('userCertificate;binary'),
+        bindDn: z.string().optional(),
+        passwordFile: z.string().optional(),
+        timeout: duration.default(10_000),
+        /** How long a found (or not found) certificate is remembered. */
+        cacheTtl: duration.default(86_400_000),
+      })
+      .strict()
+      .prefault({}),
     web: z
       .object({
         listen: listenAddress.prefault('127.0.0.1:8080'),

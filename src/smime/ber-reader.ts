@@ -74,10 +74,16 @@ export class BerReader {
     return this.buffer.subarray(node.start, node.end);
   }
 
+  /** Content octets of a primitive value (no copy). */
+  contents(node: BerNode): Buffer {
+    if ((node.tag & 0x20) !== 0) throw new BerError('expected a primitive value');
+    return this.buffer.subarray(node.contentStart, node.contentEnd);
+  }
+
   /** OCTET STRING contents, primitive (no copy) or constructed from segments (BER). */
   octets(node: BerNode, depth: number): Buffer {
     if (node.tag === 0x04) return this.buffer.subarray(node.contentStart, node.contentEnd);
-    if (node.tag !== 0x24 || depth > 8) throw new BerError('eContent is not an OCTET STRING');
+    if (node.tag !== 0x24 || depth > 8) throw new BerError('expected an OCTET STRING');
     return Buffer.concat(this.children(node, Number.MAX_SAFE_INTEGER, depth + 1).map((part) => this.octets(part, depth + 1)));
   }
 }

@@ -4,12 +4,14 @@
  * covers their DER with the [0] tag replaced by SET, and re-encoding a
  * parsed structure could change bytes a sloppy signer wrote.
  */
-import * as asn1js from 'asn1js';
+import { BerError, BerReader, expectTag, type BerNode } from './ber-reader.js';
+import { decodeOid, decodeTime } from './ber-values.js';
 import { OID } from './oids.js';
 
 export interface RawAttribute {
   readonly type: string;
-  readonly values: readonly asn1js.AsnType[];
+  /** Each value's encoding (TLV) as received. */
+  readonly values: readonly Buffer[];
 }
 
 export interface EncryptionKeyPreference {
@@ -34,66 +36,88 @@ export interface SignedAttributesView {
   readonly encryptionKeyPreference?: EncryptionKeyPreference;
 }
 
-/** Throws a plain Error on a structure that is not a SET OF Attribute; the caller maps it to permerror. */
-export function readSignedAttributes(node: asn1js.AsnType): SignedAttributesView {
-  if (!(node instanceof asn1js.Constructed) && !(node instanceof asn1js.Set)) throw new Error('signedAttrs is not constructed');
-  const raw = Buffer.from(node.valueBeforeDecodeView);
-  if (raw.length === 0 || raw[0] !== 0xa0) throw new Error('signedAttrs does not start with [0]');
-  const signedBytes = Buffer.concat([Buffer.from([0x31]), raw.subarray(1)]);
-  const attributes: RawAttribute[] = [];
-  for (const element of node.valueBlock.value) {
-    if (!(element instanceof asn1js.Sequence)) throw new Error('attribute is not a SEQUENCE');
-    const [type, values] = element.valueBlock.value;
-    if (!(type instanceof asn1js.ObjectIdentifier) || !(values instanceof asn1js.Set)) throw new Error('attribute is not { OID, SET }');
-    attributes.push({ type: type.valueBlock.toString(), values: values.valueBlock.value });
-  }
-  const single = (oid: string): asn1js.AsnType | undefined => {
-    const matches = attributes.filter((a) => a.type === oid);
+/**
+ * `encoded` is the received [0] IMPLICIT SET OF Attribute (its TLV). Throws
+ * BerError on a structure that is not a non-empty SET OF Attribute, or on
+ * contentType / messageDigest that are not a single OID / OCTET STRING; the
+ * caller maps it to permerror. The other attributes are read leniently:
+ * what cannot be read is left out.
+ */
+export function readSignedAttributes(encoded: Buffer): SignedAttributesView {
+  const ber = new BerReader(encoded);
+  const node = ber.read(0, encoded.length, 1);
+  if (node.tag !== 0xa0 || node.end !== encoded.length) throw new BerError('signedAttrs is not one [0] SET');
+  const signedBytes = Buffer.concat([Buffer.from([0x31]), encoded.subarray(1)]);
+  const parsed = readAttributeSet(ber, node);
+  const single = (oid: string): BerNode | undefined => {
+    const matches = parsed.filter((a) => a.type === oid);
     if (matches.length === 0) return undefined;
-    // RFC 5652 5.3: these attributes occur once with exactly one value.
-    if (matches.length > 1 || matches[0]?.values.length !== 1) throw new Error(`attribute ${oid} must occur once with one value`);
+    // RFC 5652 5.3 and 11: these attributes occur once with exactly one value.
+    if (matches.length > 1 || matches[0]?.values.length !== 1) throw new BerError(`attribute ${oid} must occur once with one value`);
     return matches[0].values[0];
   };
   const contentType = single(OID.contentType);
-  if (contentType !== undefined && !(contentType instanceof asn1js.ObjectIdentifier)) throw new Error('contentType is not an OID');
   const digest = single(OID.messageDigest);
-  if (digest !== undefined && !(digest instanceof asn1js.OctetString)) throw new Error('messageDigest is not an OCTET STRING');
   return {
     signedBytes,
-    attributes,
-    ...(contentType ? { contentType: contentType.valueBlock.toString() } : {}),
-    ...(digest ? { messageDigest: octets(digest) } : {}),
-    ...optional('signingTime', readTime(single(OID.signingTime))),
-    ...optional('smimeCapabilities', readCapabilities(single(OID.smimeCapabilities))),
-    ...optional('encryptionKeyPreference', readKeyPreference(single(OID.smimeEncryptionKeyPreference), single(OID.microsoftEncryptionKeyPreference))),
+    attributes: parsed.map((a) => ({ type: a.type, values: a.values.map((value) => ber.bytes(value)) })),
+    ...(contentType ? { contentType: decodeOid(ber.contents(expectTag(contentType, 0x06, 'contentType'))) } : {}),
+    ...(digest ? { messageDigest: ber.octets(digest, 6) } : {}),
+    ...optional('signingTime', readTime(ber, single(OID.signingTime))),
+    ...optional('smimeCapabilities', lenient(() => readCapabilities(ber, single(OID.smimeCapabilities)))),
+    ...optional('encryptionKeyPreference', lenient(() => readKeyPreference(ber, single(OID.smimeEncryptionKeyPreference), single(OID.microsoftEncryptionKeyPreference)))),
   };
 }
+
+/**
+ * Attribute ::= SEQUENCE { attrType OBJECT IDENTIFIER, attrValues SET SIZE (1..MAX) OF ANY },
+ * in a SET SIZE (1..MAX). The order is not checked: DER sorting is the
+ * signer's duty and the signature covers the octets as received.
+ */
+export function readAttributeSet(ber: BerReader, node: BerNode): { type: string; values: BerNode[] }[] {
+  const elements = ber.children(node, MAX_ATTRIBUTES, 3);
+  if (elements.length === 0) throw new BerError('empty attribute SET');
+  return elements.map((element) => {
+    const parts = ber.children(expectTag(element, 0x30, 'Attribute'), 2, 4);
+    if (parts.length !== 2) throw new BerError('Attribute is not { OID, SET }');
+    const type = decodeOid(ber.contents(expectTag(parts[0], 0x06, 'attribute type')));
+    const values = ber.children(expectTag(parts[1], 0x31, 'attribute values'), MAX_ATTRIBUTES, 5);
+    if (values.length === 0) throw new BerError(`attribute ${type} without values`);
+    return { type, values };
+  });
+}
+
+/** Real signers write fewer than ten attributes; the bound keeps hostile input cheap. */
+const MAX_ATTRIBUTES = 64;
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
   return value === undefined ? {} : ({ [key]: value } as Record<K, V>);
 }
 
-/** Primitive or (BER) constructed OCTET STRING contents. */
-export function octets(node: asn1js.OctetString): Buffer {
-  if (!node.valueBlock.isConstructed) return Buffer.from(node.valueBlock.valueHexView);
-  return Buffer.concat(node.valueBlock.value.map((part) => (part instanceof asn1js.OctetString ? octets(part) : Buffer.alloc(0))));
+/** Informational attributes (capabilities, key preference) that cannot be read are left out, as a missing one would be. */
+function lenient<V>(read: () => V | undefined): V | undefined {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof BerError) return undefined;
+    throw err;
+  }
 }
 
 /** An unreadable signingTime is ignored rather than fatal: it is informational, the path check then uses `at` only. */
-function readTime(node: asn1js.AsnType | undefined): Date | undefined {
-  if (node instanceof asn1js.UTCTime || node instanceof asn1js.GeneralizedTime) {
-    const date = node.toDate();
-    return Number.isNaN(date.getTime()) ? undefined : date;
-  }
-  return undefined;
+function readTime(ber: BerReader, node: BerNode | undefined): Date | undefined {
+  if (node === undefined || (node.tag !== 0x17 && node.tag !== 0x18)) return undefined;
+  return decodeTime(node.tag, ber.contents(node));
 }
 
-function readCapabilities(node: asn1js.AsnType | undefined): string[] | undefined {
-  if (!(node instanceof asn1js.Sequence)) return undefined;
+/** SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL }; unreadable entries are skipped. */
+function readCapabilities(ber: BerReader, node: BerNode | undefined): string[] | undefined {
+  if (node?.tag !== 0x30) return undefined;
   const oids: string[] = [];
-  for (const capability of node.valueBlock.value) {
-    const first = capability instanceof asn1js.Sequence ? capability.valueBlock.value[0] : undefined;
-    if (first instanceof asn1js.ObjectIdentifier) oids.push(first.valueBlock.toString());
+  for (const capability of ber.children(node, 256, 7)) {
+    if (capability.tag !== 0x30) continue;
+    const [first] = ber.children(capability, 2, 8);
+    if (first?.tag === 0x06) oids.push(decodeOid(ber.contents(first)));
   }
   return oids;
 }
@@ -103,20 +127,20 @@ function readCapabilities(node: asn1js.AsnType | undefined): string[] | undefine
  * Microsoft's attribute carries a plain IssuerAndSerialNumber. Only the
  * issuer-and-serial form names a certificate we can look up; others are ignored.
  */
-function readKeyPreference(rfc: asn1js.AsnType | undefined, microsoft: asn1js.AsnType | undefined): EncryptionKeyPreference | undefined {
-  if (rfc instanceof asn1js.Constructed && rfc.idBlock.tagClass === 3 && rfc.idBlock.tagNumber === 0) {
-    const found = issuerAndSerial(rfc.valueBlock.value);
+function readKeyPreference(ber: BerReader, rfc: BerNode | undefined, microsoft: BerNode | undefined): EncryptionKeyPreference | undefined {
+  if (rfc?.tag === 0xa0) {
+    const found = lenient(() => issuerAndSerial(ber, rfc));
     if (found) return found;
   }
-  if (microsoft instanceof asn1js.Sequence) return issuerAndSerial(microsoft.valueBlock.value);
+  if (microsoft?.tag === 0x30) return issuerAndSerial(ber, microsoft);
   return undefined;
 }
 
-function issuerAndSerial(parts: readonly asn1js.AsnType[]): EncryptionKeyPreference | undefined {
-  const [issuer, serial] = parts;
-  if (!(issuer instanceof asn1js.Sequence) || !(serial instanceof asn1js.Integer)) return undefined;
-  const serialBytes = Buffer.from(serial.valueBlock.valueHexView);
-  return { issuer: Buffer.from(issuer.valueBeforeDecodeView), serial: serialBytes, serialHex: serialHex(serialBytes) };
+function issuerAndSerial(ber: BerReader, node: BerNode): EncryptionKeyPreference | undefined {
+  const [issuer, serial] = ber.children(node, 2, 7);
+  if (issuer?.tag !== 0x30 || serial?.tag !== 0x02 || serial.contentEnd === serial.contentStart) return undefined;
+  const serialBytes = Buffer.from(ber.contents(serial));
+  return { issuer: Buffer.from(ber.bytes(issuer)), serial: serialBytes, serialHex: serialHex(serialBytes) };
 }
 
 /** OpenSSL drops the sign octet of a positive serial (0x00 before a high bit), not nibbles. */

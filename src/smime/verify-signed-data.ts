@@ -5,10 +5,22 @@
  * bytes received: the detached content chunks or the embedded eContent, and
  * the signed attributes as encoded by the signer. node:crypto does all
  * cryptography (WebCrypto lacks brainpool curves, streaming input and
- * PSS parameter variants). The outer structure is walked by a small bounded
- * BER reader (below) that slices certificates and content without building
- * objects for them; each SignerInfo is parsed by asn1js with its default
- * caps (it is small), certificates by OpenSSL and, for extensions, pkijs.
+ * PSS parameter variants). The whole SignedData, SignerInfos included, is
+ * walked by a small bounded BER reader (ber-reader.ts) that slices
+ * certificates, content and attributes without building objects for them;
+ * certificates are read by OpenSSL and, for extensions, pkijs (cached).
+ *
+ * Only the content and the signed attributes are covered by the signature,
+ * so the unsigned rest is read strictly where strictness costs no
+ * interoperability (RFC 5652 5.1, 5.3): exact field order, no extra fields,
+ * known versions, parameters of the supported algorithms as specified. A
+ * deviation is 'malformed' (permerror). Two fields are read liberally on
+ * purpose, because senders get them wrong and neither says anything about
+ * who signed what: the SignedData version may be any that RFC 5652 defines
+ * (1, 3, 4, 5), not only the one it computes, and digestAlgorithms may list
+ * anything, even nothing ("any number of elements ... including zero",
+ * RFC 5652 5.1). After the ContentInfo only zero octets are tolerated
+ * (padding carries no information; any other trailing byte is refused).
  *
  * Order of checks for a signer: algorithms known -> signer certificate
  * found -> messageDigest -> signature -> weak digest (SHA-1/MD5 give
@@ -30,11 +42,13 @@ import { errorMessage } from '../errors.js';
 import { validatePath, readCertificate, oneLine, type CertificateView } from '../pki/path-validation.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
 import { allowsEmailProtection, canSign, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
-import { octets, readSignedAttributes, type EncryptionKeyPreference, type SignedAttributesView } from './read-signed-attributes.js';
+import type { EncryptionKeyPreference } from './read-signed-attributes.js';
 import { oid } from './der.js';
 import { OID } from './oids.js';
 import { verdictOf, type SignerSummary, type Verdict, type VerdictReason } from './verdict.js';
-import { BerError, BerReader, expectTag } from './ber-reader.js';
+import { BerError, BerReader, expectTag, type BerNode } from './ber-reader.js';
+import { decodeOid, decodeSmallInteger } from './ber-values.js';
+import { absentOrNull, isPlainName, readAlgorithm, readPssParams, readSignerInfo, type SignerId, type SignerInfoFields } from './read-signer-info.js';
 
 export interface SignedDataInput {
   /** DER (or BER) ContentInfo wrapping the SignedData. */
@@ -112,7 +126,7 @@ interface ParsedSignedData {
   readonly eContentType: string;
   readonly embedded?: Buffer;
   readonly certificates: Buffer[];
-  readonly signerInfos: readonly asn1js.Sequence[];
+  readonly signerInfos: readonly SignerInfoFields[];
 }
 
 export async function verifySignedData(input: SignedDataInput, trust: TrustContext): Promise<VerifyOutcome> {
@@ -143,71 +157,81 @@ export async function verifySignedData(input: SignedDataInput, trust: TrustConte
 function parseSignedData(der: Buffer): ParsedSignedData {
   const ber = new BerReader(der);
   const top = ber.read(0, der.length, 0);
-  const [contentType, wrapped] = ber.children(expectTag(top, 0x30, 'ContentInfo'));
-  if (!contentType || !ber.bytes(contentType).equals(SIGNED_DATA_OID)) throw new Malformed('not a SignedData ContentInfo');
-  const [signedData] = ber.children(expectTag(wrapped, 0xa0, '[0] content'));
-  const fields = ber.children(expectTag(signedData, 0x30, 'SignedData'));
-  // version, digestAlgorithms, encapContentInfo, [0] certificates?, [1] crls?, signerInfos
-  if (fields.length < 4) throw new Malformed('SignedData has too few fields');
-  const [eContentType, eContentWrapper] = ber.children(expectTag(fields[2], 0x30, 'EncapsulatedContentInfo'));
-  const typeAsn = asn1js.fromBER(ber.bytes(expectTag(eContentType, 0x06, 'eContentType')));
-  if (!(typeAsn.result instanceof asn1js.ObjectIdentifier)) throw new Malformed('eContentType is not an OID');
+  if (der.subarray(top.end).some((octet) => octet !== 0)) throw new Malformed('bytes after the ContentInfo');
+  const [contentType, wrapped, ...extraInfo] = ber.children(expectTag(top, 0x30, 'ContentInfo'), 2);
+  if (!contentType || !ber.bytes(contentType).equals(SIGNED_DATA_OID) || extraInfo.length > 0) throw new Malformed('not a SignedData ContentInfo');
+  const [signedData, ...extraContent] = ber.children(expectTag(wrapped, 0xa0, '[0] content'), 1);
+  if (extraContent.length > 0) throw new Malformed('more than one value in the ContentInfo [0]');
+  // version, digestAlgorithms, encapContentInfo, [0] certificates?, [1] crls?, signerInfos: in this order, nothing else.
+  const fields = ber.children(expectTag(signedData, 0x30, 'SignedData'), 6);
+  const version = decodeSmallInteger(ber.contents(expectTag(fields[0], 0x02, 'SignedData version')));
+  const digestAlgorithms = new Set<string>();
+  for (const node of ber.children(expectTag(fields[1], 0x31, 'digestAlgorithms'), MAX_SIGNERS, 2)) {
+    const algorithm = readAlgorithm(ber, node, 'digestAlgorithms element');
+    if (DIGESTS[algorithm.oid] && !absentOrNull(algorithm)) throw new Malformed(`digestAlgorithms lists ${algorithm.oid} with parameters`);
+    digestAlgorithms.add(algorithm.oid);
+  }
+  const encap = ber.children(expectTag(fields[2], 0x30, 'EncapsulatedContentInfo'), 2, 2);
+  const eContentType = decodeOid(ber.contents(expectTag(encap[0], 0x06, 'eContentType')));
   let embedded: Buffer | undefined;
-  if (eContentWrapper !== undefined) {
-    const [eContent] = ber.children(expectTag(eContentWrapper, 0xa0, 'eContent'));
-    if (!eContent) throw new Malformed('eContent missing');
+  if (encap[1] !== undefined) {
+    const [eContent, ...extra] = ber.children(expectTag(encap[1], 0xa0, 'eContent'), 1, 3);
+    if (!eContent || extra.length > 0) throw new Malformed('eContent [0] does not hold one OCTET STRING');
     embedded = ber.octets(eContent, 0);
   }
+  let index = 3;
+  let certificateChoices: BerNode[] = [];
+  let crlChoices: BerNode[] = [];
+  if (fields[index]?.tag === 0xa0) certificateChoices = ber.children(fields[index++] as BerNode, MAX_CERTIFICATES, 2);
+  if (fields[index]?.tag === 0xa1) crlChoices = ber.children(fields[index++] as BerNode, MAX_CERTIFICATES, 2);
+  const infos = ber.children(expectTag(fields[index], 0x31, 'signerInfos'), MAX_SIGNERS, 2);
+  if (index + 1 !== fields.length) throw new Malformed('SignedData has fields after signerInfos');
   const certificates: Buffer[] = [];
-  for (const field of fields.slice(3, -1)) {
-    if (field.tag !== 0xa0) continue;
-    for (const choice of ber.children(field, MAX_CERTIFICATES)) {
-      // Only the plain X.509 Certificate choice (a SEQUENCE); attribute and other certificates are not used for S/MIME.
-      if (choice.tag === 0x30) certificates.push(Buffer.from(ber.bytes(choice)));
-    }
-  }
-  const infos = ber.children(expectTag(fields[fields.length - 1], 0x31, 'signerInfos'), MAX_SIGNERS);
-  const signerInfos = infos.map((info) => {
-    // Each SignerInfo is small; asn1js with its default caps reads it (and keeps the signed attribute octets as received).
-    const parsed = asn1js.fromBER(ber.bytes(info));
-    if (parsed.offset === -1 || !(parsed.result instanceof asn1js.Sequence)) throw new Malformed('SignerInfo is not a SEQUENCE');
-    return parsed.result;
-  });
-  return { eContentType: typeAsn.result.valueBlock.toString(), ...(embedded ? { embedded } : {}), certificates, signerInfos };
+  // Only the plain X.509 Certificate choice (a SEQUENCE) is used for S/MIME; the others only count for the version.
+  for (const choice of certificateChoices) if (choice.tag === 0x30) certificates.push(Buffer.from(ber.bytes(choice)));
+  const signerInfos = infos.map((info) => readSignerInfo(ber, info));
+  checkChoices(certificateChoices, crlChoices);
+  if (![1, 3, 4, 5].includes(version)) throw new Malformed(`SignedData version ${version} (RFC 5652 5.1 knows 1, 3, 4 and 5)`);
+  return { eContentType, ...(embedded ? { embedded } : {}), certificates, signerInfos };
+}
+
+function checkChoices(certificates: readonly BerNode[], crls: readonly BerNode[]): void {
+  // CertificateChoices: Certificate, [0] extendedCertificate (obsolete), [1] v1AttrCert, [2] v2AttrCert, [3] other.
+  for (const choice of certificates) if (![0x30, 0xa0, 0xa1, 0xa2, 0xa3].includes(choice.tag)) throw new Malformed('unknown CertificateChoices');
+  // RevocationInfoChoice: CertificateList, [1] other.
+  for (const choice of crls) if (choice.tag !== 0x30 && choice.tag !== 0xa1) throw new Malformed('unknown RevocationInfoChoice');
 }
 
 const SIGNED_DATA_OID = oid(OID.signedData);
 
-function asnChildren(node: asn1js.AsnType | undefined, what: string): asn1js.AsnType[] {
-  if (!(node instanceof asn1js.Constructed) && !(node instanceof asn1js.Sequence) && !(node instanceof asn1js.Set)) throw new Malformed(`${what} is not constructed`);
-  return node.valueBlock.value;
-}
-
 type SignerOutcome = Omit<VerifyOutcome, 'certificates' | 'embeddedContent'>;
 
 async function verifySigner(
-  signerInfo: asn1js.Sequence,
+  fields: SignerInfoFields,
   parsed: ParsedSignedData,
   views: readonly (CertificateView | undefined)[],
   content: readonly Buffer[],
   trust: TrustContext,
 ): Promise<SignerOutcome> {
-  let fields: ReturnType<typeof readSignerInfo>;
-  try {
-    fields = readSignerInfo(signerInfo);
-  } catch (err) {
-    return { verdict: verdictOf(err instanceof Malformed ? err.reason : 'malformed', `SignerInfo cannot be read: ${errorMessage(err)}`) };
-  }
   const { attributes } = fields;
   const harvest = {
     ...(attributes?.encryptionKeyPreference ? { encryptionKeyPreference: attributes.encryptionKeyPreference } : {}),
     ...(attributes?.smimeCapabilities ? { smimeCapabilities: attributes.smimeCapabilities } : {}),
   };
   const extra = attributes?.signingTime ? { signingTime: attributes.signingTime } : {};
-  const digest = DIGESTS[fields.digestOid];
-  if (!digest) return { ...harvest, verdict: verdictOf('unsupported-algorithm', `digest algorithm ${fields.digestOid} is not supported`, extra) };
-  const family = SIGNATURE_FAMILY[fields.signatureOid];
-  if (!family) return { ...harvest, verdict: verdictOf('unsupported-algorithm', `signature algorithm ${fields.signatureOid} is not supported`, extra) };
+  const digest = DIGESTS[fields.digestAlgorithm.oid];
+  if (!digest) return { ...harvest, verdict: verdictOf('unsupported-algorithm', `digest algorithm ${fields.digestAlgorithm.oid} is not supported`, extra) };
+  const family = SIGNATURE_FAMILY[fields.signatureAlgorithm.oid];
+  if (!family) return { ...harvest, verdict: verdictOf('unsupported-algorithm', `signature algorithm ${fields.signatureAlgorithm.oid} is not supported`, extra) };
+  // Parameters are unsigned too: absent or NULL where the algorithm defines none, valid RSASSA-PSS-params for PSS.
+  if (!absentOrNull(fields.digestAlgorithm)) return { ...harvest, verdict: verdictOf('malformed', 'digest algorithm with parameters', extra) };
+  let pss: PssParams | undefined;
+  try {
+    if (family === 'pss') pss = pssParams(fields.signatureAlgorithm.params);
+    else if (!absentOrNull(fields.signatureAlgorithm)) throw new Malformed(`signature algorithm ${fields.signatureAlgorithm.oid} with parameters`);
+  } catch (err) {
+    return { ...harvest, verdict: verdictOf(err instanceof Malformed || err instanceof BerError ? err.reason : 'malformed', `signature algorithm parameters: ${errorMessage(err)}`, extra) };
+  }
 
   const signer = views.find((view) => view !== undefined && identifies(fields.sid, view));
   if (!signer) return { ...harvest, verdict: verdictOf('signer-not-found', 'the signer certificate is not in the message', extra) };
@@ -236,7 +260,7 @@ async function verifySigner(
   }
   let valid: boolean;
   try {
-    valid = checkSignature(digest.name, family, fields.signatureParams, signer.x509.publicKey, signedChunks, fields.signature);
+    valid = checkSignature(digest.name, family, pss, signer.x509.publicKey, signedChunks, fields.signature);
   } catch (err) {
     if (err instanceof Malformed) return result(err.reason, err.message);
     valid = false;
@@ -268,64 +292,16 @@ async function verifySigner(
   return result('valid', `signed by ${oneLine(signer.x509.subject)}, issued under ${oneLine(path.anchor.x509.subject)}`);
 }
 
-type SignerId = { readonly kind: 'issuerSerial'; readonly issuer: Buffer; readonly serial: Buffer } | { readonly kind: 'ski'; readonly ski: Buffer };
-
-function readSignerInfo(node: asn1js.Sequence): {
-  sid: SignerId;
-  digestOid: string;
-  attributes?: SignedAttributesView;
-  signatureOid: string;
-  signatureParams?: asn1js.AsnType;
-  signature: Buffer;
-} {
-  const parts = node.valueBlock.value;
-  const [, sid, digestAlgorithm] = parts;
-  let index = 3;
-  let attributes: SignedAttributesView | undefined;
-  const maybeAttrs = parts[3];
-  if (maybeAttrs && maybeAttrs.idBlock.tagClass === 3 && maybeAttrs.idBlock.tagNumber === 0) {
-    attributes = readSignedAttributes(maybeAttrs);
-    index = 4;
-  }
-  const signatureAlgorithm = parts[index];
-  const signature = parts[index + 1];
-  if (!(signature instanceof asn1js.OctetString)) throw new Malformed('signature is not an OCTET STRING');
-  const [signatureOid, signatureParams] = asnChildren(signatureAlgorithm, 'signatureAlgorithm');
-  return {
-    sid: readSid(sid),
-    digestOid: algorithmOid(digestAlgorithm),
-    ...(attributes ? { attributes } : {}),
-    signatureOid: signatureOid instanceof asn1js.ObjectIdentifier ? signatureOid.valueBlock.toString() : '',
-    ...(signatureParams ? { signatureParams } : {}),
-    signature: octets(signature),
-  };
-}
-
-function algorithmOid(node: asn1js.AsnType | undefined): string {
-  const first = asnChildren(node, 'AlgorithmIdentifier')[0];
-  if (!(first instanceof asn1js.ObjectIdentifier)) throw new Malformed('AlgorithmIdentifier without OID');
-  return first.valueBlock.toString();
-}
-
-function readSid(node: asn1js.AsnType | undefined): SignerId {
-  if (node instanceof asn1js.Sequence) {
-    const [issuer, serial] = node.valueBlock.value;
-    if (!(issuer instanceof asn1js.Sequence) || !(serial instanceof asn1js.Integer)) throw new Malformed('issuerAndSerialNumber malformed');
-    return { kind: 'issuerSerial', issuer: Buffer.from(issuer.valueBeforeDecodeView), serial: Buffer.from(serial.valueBlock.valueHexView) };
-  }
-  // subjectKeyIdentifier [0] IMPLICIT OCTET STRING: primitive context tag 0.
-  if (node && node.idBlock.tagClass === 3 && node.idBlock.tagNumber === 0 && node instanceof asn1js.Primitive) {
-    return { kind: 'ski', ski: Buffer.from(node.valueBlock.valueHexView) };
-  }
-  throw new Malformed('unknown SignerIdentifier');
-}
-
 function identifies(sid: SignerId, view: CertificateView): boolean {
   try {
     if (sid.kind === 'ski') {
       const ext = view.cert.extensions?.find((e) => e.extnID === '2.5.29.14');
-      const parsed = ext ? asn1js.fromBER(ext.extnValue.valueBlock.valueHexView) : undefined;
-      return parsed?.result instanceof asn1js.OctetString && Buffer.from(parsed.result.valueBlock.valueHexView).equals(sid.ski);
+      if (!ext) return false;
+      // SubjectKeyIdentifier ::= OCTET STRING, inside the extnValue OCTET STRING.
+      const value = Buffer.from(ext.extnValue.valueBlock.valueHexView);
+      const ski = new BerReader(value);
+      const node = ski.read(0, value.length, 0);
+      return node.tag === 0x04 && node.end === value.length && ski.contents(node).equals(sid.ski);
     }
     // Serial and issuer straight from the TBSCertificate octets: cheap, and byte equality is what RFC 5652 implies.
     const ber = new BerReader(view.der);
@@ -336,7 +312,9 @@ function identifies(sid: SignerId, view: CertificateView): boolean {
     const issuer = expectTag(parts[offset + 2], 0x30, 'issuer');
     if (!view.der.subarray(serial.contentStart, serial.contentEnd).equals(sid.serial)) return false;
     if (ber.bytes(issuer).equals(sid.issuer)) return true;
-    // Some signers re-encode the issuer name (string types, case): let pkijs compare the names.
+    // Some signers re-encode the issuer name (string types, case): let pkijs compare the names, but
+    // only for a well-formed plain Name, so an altered (unsigned) sid cannot be read past leniently.
+    if (!isPlainName(sid.issuer)) return false;
     const asn = asn1js.fromBER(sid.issuer);
     return asn.offset !== -1 && view.cert.issuer.isEqual(new pkijs.RelativeDistinguishedNames({ schema: asn.result }));
   } catch {
@@ -347,7 +325,7 @@ function identifies(sid: SignerId, view: CertificateView): boolean {
 function checkSignature(
   hash: string,
   family: 'rsa' | 'pss' | 'ecdsa',
-  params: asn1js.AsnType | undefined,
+  pss: PssParams | undefined,
   key: KeyObject,
   data: readonly Buffer[],
   signature: Buffer,
@@ -371,7 +349,7 @@ function checkSignature(
   }
   if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return false;
   if (family === 'rsa') return verifier.verify({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
-  const pss = readPssParams(params);
+  if (!pss) return false;
   if (pss.hash !== hash || pss.mgfHash !== hash) throw new Malformed('RSA-PSS with a hash different from the digest algorithm', 'unsupported-algorithm');
   return verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
 }
@@ -382,21 +360,14 @@ function ecFieldBytes(key: KeyObject): number {
   return EC_FIELD_BYTES[key.asymmetricKeyDetails?.namedCurve ?? ''] ?? -1;
 }
 
-/** RSASSA-PSS-params (RFC 4055 3.1): [0] hash, [1] MGF, [2] salt length; defaults SHA-1, MGF1-SHA-1, 20. */
-function readPssParams(params: asn1js.AsnType | undefined): { hash: string; mgfHash: string; saltLength: number } {
-  let hash = 'sha1';
-  let mgfHash = 'sha1';
-  let saltLength = 20;
-  if (params instanceof asn1js.Sequence) {
-    for (const field of params.valueBlock.value) {
-      const inner = asnChildren(field, 'RSASSA-PSS-params field')[0];
-      if (field.idBlock.tagNumber === 0) hash = DIGESTS[algorithmOid(inner)]?.name ?? '?';
-      else if (field.idBlock.tagNumber === 1) {
-        const [, mgfParams] = asnChildren(inner, 'maskGenAlgorithm');
-        mgfHash = DIGESTS[algorithmOid(mgfParams)]?.name ?? '?';
-      } else if (field.idBlock.tagNumber === 2 && inner instanceof asn1js.Integer) saltLength = inner.valueBlock.valueDec;
-    }
-  }
-  if (!Number.isSafeInteger(saltLength) || saltLength < 0 || saltLength > 1024) throw new Malformed('RSA-PSS salt length out of range');
-  return { hash, mgfHash, saltLength };
+interface PssParams {
+  readonly hash: string;
+  readonly mgfHash: string;
+  readonly saltLength: number;
+}
+
+/** RSASSA-PSS-params with the hashes named; an unknown hash gives '?', which then mismatches the digest algorithm. */
+function pssParams(params: Buffer | undefined): PssParams {
+  const read = readPssParams(params);
+  return { hash: DIGESTS[read.hashOid]?.name ?? '?', mgfHash: DIGESTS[read.mgfHashOid]?.name ?? '?', saltLength: read.saltLength };
 }
