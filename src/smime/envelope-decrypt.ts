@@ -9,6 +9,7 @@ import { createDecipheriv, randomBytes } from 'node:crypto';
 import { children, isContext, octets, oidOf, parse, raw, sequenceItems, setItems, smallInteger, type Node } from './envelope-asn1.js';
 import { contentParameters, type ContentEncryption, type ContentParameters, type KeyManagement } from './envelope-algorithms.js';
 import { EnvelopeError, decryptionFailed, malformed } from './envelope-errors.js';
+import { BerReader, expectTag, type BerNode } from './ber-reader.js';
 import { ENV_OID } from './envelope-oids.js';
 import { recipientIds } from './envelope-recipient.js';
 import { candidatesFor, type OwnRecipient } from './envelope-unwrap.js';
@@ -61,6 +62,9 @@ export async function decryptEnvelope(der: Buffer, recipients: readonly Decrypti
   // Async by contract: a later version may move the private-key work to a worker or an HSM.
   await Promise.resolve();
   const maxBytes = limits.maxBytes ?? DEFAULT_MAX_BYTES;
+  const maxRecipientInfos = limits.maxRecipientInfos ?? DEFAULT_MAX_RECIPIENT_INFOS;
+  // Counted before asn1js builds objects for them: thousands of RecipientInfos would cost seconds of parsing first.
+  if (recipientInfoCount(der, maxRecipientInfos) > maxRecipientInfos) throw new EnvelopeError('too-large', `more than ${maxRecipientInfos} recipients`);
   // BER chunks cost one node each: one node per 64 bytes is ample (NSS and gpgsm chunk at 512+ bytes), tinier chunking is refused.
   const root = parse(der, { maxBytes, maxNodes: 10_000 + Math.ceil(der.length / 64), maxDepth: 64 }, 'ContentInfo');
   const envelope = readEnvelope(root);
@@ -90,6 +94,32 @@ export async function decryptEnvelope(der: Buffer, recipients: readonly Decrypti
     }
   }
   throw decryptionFailed();
+}
+
+/**
+ * How many RecipientInfos the envelope holds (up to max + 1), read with the
+ * bounded BER reader; 0 when the structure is not what it should be (the
+ * full parse below then says why).
+ */
+function recipientInfoCount(der: Buffer, max: number): number {
+  let ber: BerReader;
+  let recipientInfos: BerNode;
+  try {
+    ber = new BerReader(der);
+    const [, wrapped] = ber.children(expectTag(ber.read(0, der.length, 0), 0x30, 'ContentInfo'));
+    const [body] = ber.children(expectTag(wrapped, 0xa0, 'content'));
+    const fields = ber.children(expectTag(body, 0x30, 'EnvelopedData'), 8);
+    recipientInfos = expectTag(fields[1]?.tag === 0xa0 ? fields[2] : fields[1], 0x31, 'RecipientInfos');
+  } catch {
+    return 0;
+  }
+  let count = 0;
+  try {
+    for (let pos = recipientInfos.contentStart; pos < recipientInfos.contentEnd && count <= max; count++) pos = ber.read(pos, recipientInfos.contentEnd, 2).end;
+  } catch {
+    return 0;
+  }
+  return count;
 }
 
 function readEnvelope(root: Node): Envelope {

@@ -106,8 +106,8 @@ describe('hostile sizes get a verdict quickly', () => {
     expect(results).toEqual(['permerror']);
   });
 
-  it('an envelope with 2,000 full-size RecipientInfos (issuerAndSerialNumber) for other keys before ours', async () => {
-    // Another serial makes the copy somebody else's. 2,000 is twice the limit and already 0.7 MB of DER.
+  it('an envelope with 10,000 full-size RecipientInfos (issuerAndSerialNumber) for other keys before ours', async () => {
+    // Another serial makes the copy somebody else's; 3.4 MB of DER, counted before anything is parsed into objects.
     const otherSerial = (ours: DerNode): DerNode => {
       const copy = cloneDer(ours);
       const serial = copy.children?.[1]?.children?.[1];
@@ -115,7 +115,7 @@ describe('hostile sizes get a verdict quickly', () => {
       (serial as DerNode).content = Buffer.from([0x01, 0x02, 0x03]);
       return copy;
     };
-    const { results } = await checker.check(withForeignRecipients(2_000, otherSerial));
+    const { results } = await checker.check(withForeignRecipients(10_000, otherSerial));
     expect(results).toEqual(['permerror']);
   });
 

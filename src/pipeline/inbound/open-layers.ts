@@ -94,8 +94,10 @@ async function openLayers(walk: Walk, options: OpenLayersOptions, context: Stage
         continue;
       }
       case 'opaque-signed': {
-        walk.signatures.push(await verifyOpaque(walk.raw, found, trust));
-        if (!topLevel) return;
+        const signature = await verifyOpaque(walk.raw, found, trust);
+        walk.signatures.push(signature);
+        // An unreadable SignedData is reported once, by its verdict; there is nothing to re-frame.
+        if (!topLevel || signature.verdict.result === 'permerror') return;
         let opaque: ReturnType<typeof detachSignedData>;
         try {
           opaque = detachSignedData(found.der);
