@@ -8,11 +8,13 @@ import { loadConfig } from './config/load.js';
 import { errorMessage } from './errors.js';
 import { createLogger } from './log.js';
 import { certsListHarvested } from './commands/certs-harvested.js';
+import { certsImport } from './commands/certs-import.js';
 import { certsList } from './commands/certs-list.js';
 import { certsShow } from './commands/certs-show.js';
 import { ExitCode, type CommandContext } from './commands/context.js';
 import { defaultDemoDir, prepareDemo } from './commands/demo.js';
 import { enrollImport } from './commands/enroll-import.js';
+import { enrollRequest, type EnrollRequestOptions } from './commands/enroll-request.js';
 import { filesAudit, type FilesAuditOptions } from './commands/files-audit.js';
 import { filesList, type FilesListOptions } from './commands/files-list.js';
 import { filesRevoke } from './commands/files-revoke.js';
@@ -91,12 +93,24 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
   filterCommand('inbound', 'inbound pipeline as a filter: message on stdin, message with its verdict on stdout', inboundFilter);
 
   const enroll = program.command('enroll').description('enroll mailbox identities');
-  withConfig(enroll.command('import').description('import a mailbox identity (PKCS#12, or certificate + key)'))
+  withConfig(enroll.command('request').description('make a key for a mailbox and write a certification request (PKCS#10) for the registration authority'))
+    .requiredOption('--mailbox <addr>', 'mailbox address the certificate is for')
+    .option('--name <cn>', 'common name (CN) of the subject, e.g. "Bauamt" (default: the address)')
+    .addOption(new Option('--key <type>', 'key type').choices(['rsa3072', 'rsa4096', 'p256']).default('rsa3072'))
+    .addOption(new Option('--usage <usage>', 'what the certificate is for').choices(['sign', 'encrypt', 'both']).default('both'))
+    .option('--out <file>', 'write the request (PEM) to this file instead of standard output')
+    .action(
+      run(async (opts: ConfigOptions & EnrollRequestOptions) => {
+        const { config: _c, demo: _d, ...rest } = opts;
+        return enrollRequest(await context(opts, 'warn'), rest);
+      }),
+    );
+  withConfig(enroll.command('import').description('import a mailbox identity (PKCS#12, certificate + key, or a certificate issued for `enroll request`)'))
     .requiredOption('--mailbox <addr>', 'mailbox address the certificate is for')
     .option('--p12 <file>', 'PKCS#12 file (.p12/.pfx)')
     .option('--passphrase-file <file>', 'file holding the PKCS#12 passphrase (or env SIEGEL_P12_PASSPHRASE)')
-    .option('--cert <file>', 'certificate (PEM or DER)')
-    .option('--key <file>', 'private key (PEM or DER)')
+    .option('--cert <file>', 'certificate (PEM, DER or PKCS#7 .p7b/.p7c)')
+    .option('--key <file>', 'private key (PEM or DER); not needed when the certificate was issued for `siegel enroll request`')
     .option('--key-passphrase-file <file>', 'file holding the passphrase of an encrypted --key')
     .option('--chain <file>', 'issuing CA certificates (PEM)')
     .action(
@@ -120,6 +134,16 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     .option('--json', 'machine-readable output')
     .action(
       run(async (address: string, opts: ConfigOptions & { json?: boolean }) => certsShow(await context(opts, 'warn'), { address, json: opts.json })),
+    );
+  withConfig(certs.command('import').description('add a correspondent\'s encryption certificate handed over by other means (validated like harvested ones)'))
+    .argument('<address>', 'mail address the certificate is for')
+    .argument('<file>', 'certificate (PEM or DER), optionally followed by its issuing CA certificates (PEM)')
+    .option('--force', 'use it even where a kept certificate (other trust anchor, or not older) would win')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (address: string, file: string, opts: ConfigOptions & { force?: boolean; json?: boolean }) =>
+        certsImport(await context(opts, 'warn'), { address, file, force: opts.force, json: opts.json }),
+      ),
     );
 
   const files = program.command('files').description('large-file exchange: share files as download links, list, audit, revoke');

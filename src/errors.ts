@@ -46,6 +46,7 @@ export const errorCatalog = {
   INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Local error in processing, try again later' },
   CONFIG_INVALID: { smtp: 451, enhanced: '4.3.5', http: 500, text: 'Configuration error' },
   ENROLL_REJECTED: { smtp: 554, enhanced: '5.7.0', http: 400, text: 'Identity rejected' },
+  CERTIFICATE_REJECTED: { smtp: 554, enhanced: '5.7.0', http: 400, text: 'Certificate rejected' },
   NOT_FOUND: { smtp: 550, enhanced: '5.1.1', http: 404, text: 'Not found' },
 } as const satisfies Record<string, CatalogEntry>;
 

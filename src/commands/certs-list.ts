@@ -1,14 +1,18 @@
 /**
- * `siegel certs list`: the enrolled identities with their expiry, as a
- * table or JSON (for monitoring). Reads the store directly: listing needs
- * no master key, so a monitoring job need not be able to decrypt keys.
+ * `siegel certs list`: the enrolled identities with their expiry and
+ * lifecycle status (in use, superseded by a renewal, expiring without a
+ * successor), as a table or JSON (for monitoring). Reads the store
+ * directly: listing needs no master key, so a monitoring job need not be
+ * able to decrypt keys.
  */
 import { errorMessage } from '../errors.js';
 import { summarize, type IdentitySummary } from '../keystore/keystore.js';
 import { openIdentityStore } from '../keystore/open.js';
+import { identityLifecycles, type IdentityLifecycle, type IdentityStatus } from '../lifecycle/identity-status.js';
 import { ExitCode, type CommandContext } from './context.js';
 
-const DAY = 86_400_000;
+/** enrollment.expiryWarning's default, for callers without a config at hand. */
+const DEFAULT_WARNING_MS = 30 * 86_400_000;
 
 export interface CertsListOptions {
   json?: boolean;
@@ -26,6 +30,12 @@ export interface IdentityListing {
   readonly notAfter: string | null;
   /** Whole days until notAfter (negative once expired); null while pending. */
   readonly daysLeft: number | null;
+  /** Lifecycle status now (lifecycle/identity-status.ts): in-use, superseded, expired, ... */
+  readonly status: IdentityStatus;
+  /** Active, without a renewal, and expiring within enrollment.expiryWarning (or expired): renew it. */
+  readonly expiring: boolean;
+  /** Id of the renewed identity that takes over when this one ends, if one is enrolled. */
+  readonly renewedBy: string | null;
   readonly createdAt: string;
 }
 
@@ -42,8 +52,7 @@ export async function certsList(ctx: CommandContext, opts: CertsListOptions): Pr
     ctx.stderr.write(`siegel certs list: ${errorMessage(err)}\n`);
     return ExitCode.failure;
   }
-  const now = ctx.now();
-  const listing = identities.sort(byMailboxThenExpiry).map((identity) => toListing(identity, now));
+  const listing = toListings(identities.sort(byMailboxThenExpiry), ctx.now(), ctx.config.enrollment.expiryWarning);
   if (opts.json) {
     ctx.stdout.write(`${JSON.stringify(listing, null, 2)}\n`);
   } else if (listing.length === 0) {
@@ -54,7 +63,17 @@ export async function certsList(ctx: CommandContext, opts: CertsListOptions): Pr
   return ExitCode.ok;
 }
 
-export function toListing(identity: IdentitySummary, now: Date): IdentityListing {
+/** Listings of identities that are judged together (a renewal supersedes its predecessor); order kept. */
+export function toListings(identities: readonly IdentitySummary[], now: Date, warningMs: number = DEFAULT_WARNING_MS): IdentityListing[] {
+  return identityLifecycles(identities, now, warningMs).map(fromLifecycle);
+}
+
+/** One identity judged alone (no renewal known). */
+export function toListing(identity: IdentitySummary, now: Date, warningMs: number = DEFAULT_WARNING_MS): IdentityListing {
+  return toListings([identity], now, warningMs)[0] as IdentityListing;
+}
+
+function fromLifecycle({ identity, status, daysLeft, expiring, renewedBy }: IdentityLifecycle): IdentityListing {
   return {
     id: identity.id,
     mailbox: identity.mailbox,
@@ -65,7 +84,10 @@ export function toListing(identity: IdentitySummary, now: Date): IdentityListing
     serial: identity.serial,
     notBefore: identity.notBefore?.toISOString() ?? null,
     notAfter: identity.notAfter?.toISOString() ?? null,
-    daysLeft: identity.notAfter ? Math.floor((identity.notAfter.getTime() - now.getTime()) / DAY) : null,
+    daysLeft,
+    status,
+    expiring,
+    renewedBy,
     createdAt: identity.createdAt.toISOString(),
   };
 }
@@ -74,8 +96,15 @@ function byMailboxThenExpiry(a: IdentitySummary, b: IdentitySummary): number {
   return a.mailbox.localeCompare(b.mailbox) || (a.notAfter?.getTime() ?? Infinity) - (b.notAfter?.getTime() ?? Infinity) || a.id.localeCompare(b.id);
 }
 
+/** e.g. "in use", "superseded", "in use, renewed", "in use, EXPIRING: renew", "expired, NOT RENEWED". */
+export function statusText(listing: Pick<IdentityListing, 'status' | 'expiring' | 'renewedBy'>): string {
+  const base = listing.status.replace(/-/g, ' ');
+  if (listing.expiring) return listing.status === 'expired' ? `${base}, NOT RENEWED` : `${base}, EXPIRING: renew`;
+  return listing.renewedBy !== null ? `${base}, renewed` : base;
+}
+
 function table(rows: readonly IdentityListing[]): string {
-  const header = ['MAILBOX', 'ROLE', 'STATE', 'SUBJECT', 'ISSUER', 'SERIAL', 'EXPIRES', 'DAYS LEFT'];
+  const header = ['MAILBOX', 'ROLE', 'STATE', 'SUBJECT', 'ISSUER', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'STATUS'];
   const cells = rows.map((r) => [
     r.mailbox,
     r.role,
@@ -85,6 +114,7 @@ function table(rows: readonly IdentityListing[]): string {
     r.serial ?? '-',
     r.notAfter?.slice(0, 10) ?? '-',
     r.daysLeft === null ? '-' : r.daysLeft < 0 ? 'expired' : String(r.daysLeft),
+    statusText(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => (row[i] ?? '').length)));
   const line = (row: readonly string[]) =>

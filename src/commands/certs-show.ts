@@ -12,7 +12,7 @@ import { summarize } from '../keystore/keystore.js';
 import { openIdentityStore } from '../keystore/open.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
 import { toHarvestedListing, type HarvestedListing } from './certs-harvested.js';
-import { toListing, type IdentityListing } from './certs-list.js';
+import { toListings, type IdentityListing } from './certs-list.js';
 import { ExitCode, type CommandContext } from './context.js';
 
 export interface CertsShowOptions {
@@ -91,7 +91,7 @@ async function gather(ctx: CommandContext, address: string, now: Date): Promise<
   const identityStore = openIdentityStore(ctx.config, ctx.logger);
   let identities: IdentityListing[];
   try {
-    identities = (await identityStore.forMailbox(address)).map((record) => toListing(summarize(record), now));
+    identities = toListings((await identityStore.forMailbox(address)).map(summarize), now, ctx.config.enrollment.expiryWarning);
   } finally {
     await identityStore.close();
   }

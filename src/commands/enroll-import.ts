@@ -10,6 +10,7 @@ import { orderChain, type KeyMaterial } from '../pki/key-material.js';
 import { parseCertificates, readKeyFiles } from '../pki/key-files.js';
 import { readPkcs12Identities } from '../pki/pkcs12.js';
 import { ExitCode, type CommandContext } from './context.js';
+import { enrollmentStateOf, readIssued, type IssuedMaterial } from './enroll-import-issued.js';
 
 export const P12_PASSPHRASE_ENV = 'SIEGEL_P12_PASSPHRASE';
 const DAY = 86_400_000;
@@ -37,7 +38,11 @@ export async function enrollImport(ctx: CommandContext, opts: EnrollImportOption
     try {
       // A PKCS#12 file may hold the mailbox's signing and encryption identities together.
       for (const material of materials) {
-        const { identity, created } = await keystore.importIdentity({ mailbox: opts.mailbox, ...material }, ctx.now());
+        // Without a private key the certificate was issued for a pending request: the key is in the keystore.
+        const { identity, created } =
+          'privateKey' in material
+            ? await keystore.importIdentity({ mailbox: opts.mailbox, ...material }, ctx.now())
+            : await keystore.importIssued({ mailbox: opts.mailbox, ...material }, ctx.now());
         const notAfter = identity.notAfter ?? ctx.now();
         const daysLeft = Math.floor((notAfter.getTime() - ctx.now().getTime()) / DAY);
         const lines = [
@@ -65,7 +70,7 @@ export async function enrollImport(ctx: CommandContext, opts: EnrollImportOption
   }
 }
 
-async function readMaterials(ctx: CommandContext, opts: EnrollImportOptions): Promise<KeyMaterial[]> {
+async function readMaterials(ctx: CommandContext, opts: EnrollImportOptions): Promise<Array<KeyMaterial | IssuedMaterial>> {
   const pair = opts.cert !== undefined || opts.key !== undefined;
   if (opts.p12 !== undefined && pair) throw new UsageError('give either --p12 or --cert with --key, not both');
   if (opts.p12 !== undefined) {
@@ -75,6 +80,17 @@ async function readMaterials(ctx: CommandContext, opts: EnrollImportOptions): Pr
     // Files exported without their CA certificates: --chain supplies them.
     const extra = parseCertificates(await input(opts.chain, 'chain file'), 'chain file');
     return materials.map((material) => ({ ...material, chain: orderChain(material.certificate, [...material.chain, ...extra]) }));
+  }
+  if (opts.cert !== undefined && opts.key === undefined) {
+    // A certificate issued for `siegel enroll request`: the key is pending in the keystore.
+    const state = await enrollmentStateOf(ctx, opts.mailbox);
+    if (state.pending.length === 0 && state.enrolled.size === 0) {
+      throw new UsageError(
+        `--cert without --key imports a certificate issued for a request made with \`siegel enroll request\`, and ${opts.mailbox} has no pending request; give --key FILE for a key made elsewhere`,
+      );
+    }
+    const chain = opts.chain === undefined ? undefined : await input(opts.chain, 'chain file');
+    return readIssued(ctx, { mailbox: opts.mailbox, cert: { name: opts.cert, bytes: await input(opts.cert, 'certificate file') }, chain }, state);
   }
   if (opts.cert === undefined || opts.key === undefined) {
     throw new UsageError(pair ? '--cert and --key go together' : 'give --p12 FILE, or --cert FILE with --key FILE');

@@ -8,10 +8,14 @@ import { errorCatalog, errorMessage, SiegelError } from '../errors.js';
 import { createOutboundPipeline } from '../pipeline/outbound.js';
 import { openKeystore } from '../keystore/open.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
-import { harvestedCertificates } from '../pipeline/encryption-lookup.js';
+import { firstFound, harvestedCertificates } from '../pipeline/encryption-lookup.js';
+import { openDirectoryLookup } from '../directory/open.js';
+import type { DirectoryLookup } from '../directory/directory-lookup.js';
 import type { CommandContext } from './context.js';
 import { envelopeFromHeaders } from './envelope-from-headers.js';
 import { readAll } from './read-stream.js';
+import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
+import { createRevocationChecker, withRecipientRevocation } from '../pki/revocation/open.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
 import { pipelineMessage, writeChunks } from '../pipeline/message.js';
 import { openTransferService } from '../transfer/open.js';
@@ -26,6 +30,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
   let keystore: ReturnType<typeof openKeystore> | undefined;
   let harvested: SqliteHarvestedStore | undefined;
   let transfer: TransferService | undefined;
+  let directory: DirectoryLookup | undefined;
   try {
     // Inside the try: a missing master key or an unopenable database is a
     // temporary failure (75) like any other, not an exit 1 outside the
@@ -33,6 +38,9 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     keystore = openKeystore(ctx.config, ctx.env, ctx.now);
     // Certificates harvested from verified inbound mail: replies to their senders leave encrypted.
     harvested = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
+    const anchors = loadConfiguredAnchors(ctx.config, ctx.logger);
+    // Recipients without a harvested certificate are looked up in the configured LDAP directories.
+    directory = openDirectoryLookup(ctx.config, { logger: ctx.logger, now: ctx.now, anchors });
     const raw = await readAll(ctx.stdin, ctx.config.smtp.submission.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
     // Large attachments leave as links; no attachment can be larger than the whole message.
@@ -40,7 +48,8 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const pipeline = createOutboundPipeline({
       config: ctx.config,
       identities: keystore,
-      encryptionCertificate: harvestedCertificates(harvested),
+      // Revoked recipient certificates are never used (issue 5); the trust anchors give their issuers.
+      encryptionCertificate: withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger),
       now: ctx.now,
       ...(transfer ? { transfer } : {}),
     });
@@ -57,6 +66,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
     await transfer?.close();
+    await directory?.close();
     await harvested?.close();
     await keystore?.close();
   }

@@ -4,12 +4,16 @@
  * the internal mail server). Runs until SIGINT/SIGTERM, then stops
  * gracefully.
  */
+import path from 'node:path';
 import { openKeystore } from '../keystore/open.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
 import { createOutboundPipeline, outboundRecipientGroup } from '../pipeline/outbound.js';
-import { harvestedCertificates } from '../pipeline/encryption-lookup.js';
+import { firstFound, harvestedCertificates } from '../pipeline/encryption-lookup.js';
+import { openDirectoryLookup } from '../directory/open.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
+import { DIGEST_STATE_FILE, startExpiryMonitor } from '../lifecycle/expiry-monitor.js';
 import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
+import { createRevocationChecker, withRecipientRevocation } from '../pki/revocation/open.js';
 import { createNextHop } from '../smtp/next-hop.js';
 import { recipientDomainCheck } from '../smtp/recipient-domains.js';
 import { createSmtpListener } from '../smtp/listener.js';
@@ -31,14 +35,20 @@ export interface ServeHandle {
 export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   const { config, logger } = ctx;
   const anchors = loadConfiguredAnchors(config, logger);
+  // Recipients without a harvested certificate are looked up in the configured LDAP directories (one cache for all
+  // listeners); created before anything is opened, as a bad ldap.* config fails the start.
+  const directory = openDirectoryLookup(config, { logger, now: ctx.now, anchors });
   const keystore = openKeystore(config, ctx.env, ctx.now);
   // Certificates harvested from verified inbound mail, read by reply encryption.
   const harvested = SqliteHarvestedStore.open(config.dataDir, (message) => logger.warn(message));
+  // One revocation checker for both directions, so its OCSP and CRL caches serve every message.
+  const revocation = createRevocationChecker(config);
+  const recipientCertificates = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), config, revocation, () => anchors, logger);
   const submissionHop = createNextHop(config.smtp.submission.relay, config.smtp.submission.nextHop, logger);
   // The large-file exchange: its own mail (first-download notices) leaves like staff mail, through the outbound pipeline and the submission next hop.
   const notifier = createMailNotifier({
     config,
-    outbound: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: harvestedCertificates(harvested), now: ctx.now }),
+    outbound: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: recipientCertificates, now: ctx.now }),
     nextHop: submissionHop,
     logger,
     now: ctx.now,
@@ -53,8 +63,8 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     hostname: config.hostname ?? 'localhost',
     logger,
     // With the exchange: large attachments leave as links (the notifier's own mail above never needs that).
-    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: harvestedCertificates(harvested), now: ctx.now, transfer }),
-    recipientGroup: outboundRecipientGroup(config, harvestedCertificates(harvested), ctx.now),
+    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: recipientCertificates, now: ctx.now, transfer }),
+    recipientGroup: outboundRecipientGroup(config, recipientCertificates, ctx.now),
     nextHop: submissionHop,
     now: ctx.now,
   });
@@ -64,7 +74,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     config: config.smtp.inbound,
     hostname: config.hostname ?? 'localhost',
     logger,
-    process: createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now }),
+    process: createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation }),
     checkRecipient: recipientDomainCheck(config.inbound.recipientDomains ?? config.internalDomains),
     nextHop: inboundHop,
     now: ctx.now,
@@ -82,7 +92,17 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       throw err;
     }
     try {
-      web = await startWebServer(createWebApp({ config, transfer, logger, now: ctx.now, staff: { store: staffStore, blobs: stagingBlobs, notifier } }), config.web.listen);
+      web = await startWebServer(
+        createWebApp({
+          config,
+          transfer,
+          logger,
+          now: ctx.now,
+          staff: { store: staffStore, blobs: stagingBlobs, notifier },
+          metrics: { identities: () => keystore.list(), warningMs: config.enrollment.expiryWarning },
+        }),
+        config.web.listen,
+      );
     } catch (err) {
       await Promise.all([submission.stop(), inbound.stop()]);
       throw err;
@@ -91,6 +111,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     // A failed start (no master key, port taken) must not leave the database open.
     await submissionHop.close();
     await inboundHop.close();
+    await directory?.close();
     await harvested.close();
     await transfer.close();
     staffStore.close();
@@ -98,6 +119,16 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     throw err;
   }
   const stopSweeper = startSweeper(transfer, config.largeFiles.sweepInterval, logger);
+  // Expiring identities: a warn line each per day, a daily digest mail to the administrator (and GET /metrics above).
+  const expiryMonitor = startExpiryMonitor({
+    identities: () => keystore.list(),
+    warningMs: config.enrollment.expiryWarning,
+    adminAddress: config.enrollment.adminAddress,
+    notifier,
+    logger,
+    now: ctx.now,
+    stateFile: path.join(config.dataDir, DIGEST_STATE_FILE),
+  });
   logger.info(
     { listener: 'submission', address: `${config.smtp.submission.listen.host}:${port}`, relay: config.smtp.submission.relay },
     'listening',
@@ -112,10 +143,12 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     async stop() {
       await Promise.all([submission.stop(), inbound.stop(), web.close()]);
       await stopSweeper();
+      await expiryMonitor.stop();
       await transfer.close();
       staffStore.close();
       await submissionHop.close();
       await inboundHop.close();
+      await directory?.close();
       await harvested.close();
       await keystore.close();
     },

@@ -250,6 +250,8 @@ export const configSchema = z
         sessionLifetime: duration.default(8 * 3_600_000),
         /** How long the one-time sign-in link mailed to staff is valid. */
         signInLinkLifetime: duration.default(15 * 60_000),
+        /** Clients allowed to read GET /metrics (Prometheus); others get 404. Empty: nobody. */
+        metricsNetworks: z.array(cidr).default(['127.0.0.0/8', '::1/128']),
       })
       .strict()
       .prefault({}),

@@ -95,7 +95,8 @@ interface Chosen {
   readonly anchorFingerprint: string;
 }
 
-const PREFERENCE: readonly HarvestSource[] = ['encryption-preference', 'same-address', 'signer'];
+/** 'imported' never occurs among a message's candidates; it is the one candidate of `siegel certs import`. */
+const PREFERENCE: readonly HarvestSource[] = ['encryption-preference', 'same-address', 'signer', 'imported'];
 
 /**
  * Applies one verified message to the store. Throws SiegelError('INTERNAL')

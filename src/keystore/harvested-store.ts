@@ -8,10 +8,11 @@
  * supersedes which and which one is used lives in harvest.ts, so every
  * store behaves the same.
  */
-export type HarvestSource = 'signer' | 'encryption-preference' | 'same-address';
+/** 'imported': handed over by other means and added with `siegel certs import` (same validation). */
+export type HarvestSource = 'signer' | 'encryption-preference' | 'same-address' | 'imported';
 export type HarvestState = 'active' | 'superseded';
 
-export const harvestSources: readonly HarvestSource[] = ['signer', 'encryption-preference', 'same-address'];
+export const harvestSources: readonly HarvestSource[] = ['signer', 'encryption-preference', 'same-address', 'imported'];
 export const harvestStates: readonly HarvestState[] = ['active', 'superseded'];
 
 /** One certificate for one address; keyed by (address, fingerprint). */

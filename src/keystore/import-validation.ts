@@ -40,8 +40,17 @@ export function normalizeMailbox(input: string): string {
   return mailbox;
 }
 
+export interface ImportValidationOptions {
+  /**
+   * Accept a certificate whose notBefore is still to come: a renewal of a
+   * mailbox that has a valid identity, imported ahead of time; it signs
+   * from its notBefore on (Keystore.signingIdentity).
+   */
+  readonly allowNotYetValid?: boolean;
+}
+
 /** Throws SiegelError('ENROLL_REJECTED') on the first problem found. */
-export function validateImport(mailbox: string, privateKey: KeyObject, certificate: Buffer, now: Date): ValidatedImport {
+export function validateImport(mailbox: string, privateKey: KeyObject, certificate: Buffer, now: Date, options: ImportValidationOptions = {}): ValidatedImport {
   let info: CertificateInfo;
   let x509: X509Certificate;
   try {
@@ -58,7 +67,7 @@ export function validateImport(mailbox: string, privateKey: KeyObject, certifica
     throw reject(`the private key does not belong to the ${label}`);
   }
   checkMailbox(label, info, mailbox);
-  if (now.getTime() < info.notBefore.getTime()) {
+  if (now.getTime() < info.notBefore.getTime() && !options.allowNotYetValid) {
     throw reject(`${label} is not valid before ${info.notBefore.toISOString()}`);
   }
   if (now.getTime() > info.notAfter.getTime()) {

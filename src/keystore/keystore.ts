@@ -4,13 +4,13 @@
  * query) so that an identity the CLI enrolls while `siegel serve` runs is
  * used at once; only decrypted keys are cached, in memory.
  */
-import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, randomUUID, X509Certificate, type KeyObject } from 'node:crypto';
 import { SiegelError } from '../errors.js';
 import { isValidAt } from '../pki/certificate-info.js';
 import { matchesKey, orderChain } from '../pki/key-material.js';
 import type { DecryptionKey } from '../smime/envelope-decrypt.js';
 import type { DecryptionKeyResolver, SigningIdentity, SigningIdentityResolver } from './identity.js';
-import type { IdentityRecord, IdentityStore } from './identity-store.js';
+import type { IdentityRecord, IdentityRole, IdentityStore } from './identity-store.js';
 import { normalizeMailbox, validateImport } from './import-validation.js';
 import { decryptPrivateKey, encryptPrivateKey } from './key-encryption.js';
 import type { MasterKey } from './master-key.js';
@@ -24,11 +24,31 @@ export interface ImportRequest {
   readonly chain: readonly Buffer[];
 }
 
+export interface PendingRequest {
+  readonly mailbox: string;
+  /** The role requested (`--usage`). */
+  readonly role: IdentityRole;
+  readonly privateKey: KeyObject;
+  /** The certification request, DER. */
+  readonly request: Buffer;
+  /** The subject requested, RFC 4514. */
+  readonly subject: string;
+}
+
+export interface IssuedImport {
+  readonly mailbox: string;
+  readonly certificate: Buffer;
+  readonly chain: readonly Buffer[];
+}
+
 /** An identity for display; holds no key material. */
 export type IdentitySummary = Pick<
   IdentityRecord,
   'id' | 'mailbox' | 'role' | 'state' | 'subject' | 'issuer' | 'serial' | 'notBefore' | 'notAfter' | 'createdAt'
 >;
+
+/** A pending request for display, with the hash that links it to the certificate to come. */
+export type PendingSummary = IdentitySummary & Pick<IdentityRecord, 'publicKeySha256'>;
 
 export interface ImportResult {
   readonly identity: IdentitySummary;
@@ -68,7 +88,12 @@ export class Keystore implements SigningIdentityResolver, DecryptionKeyResolver 
   /** Validates and stores an identity; `now` is the time validity is checked at. */
   async importIdentity(request: ImportRequest, now: Date = this.#clock()): Promise<ImportResult> {
     const mailbox = normalizeMailbox(request.mailbox);
-    const { info, role } = validateImport(mailbox, request.privateKey, request.certificate, now);
+    // A renewal may be imported before its notBefore while the mailbox has a valid identity: the
+    // current one signs until then, the renewal from then on (signingIdentity picks by validity).
+    const renewal = (await this.#store.forMailbox(mailbox)).some(
+      (r) => r.state === 'active' && r.notBefore !== null && r.notAfter !== null && isValidAt({ notBefore: r.notBefore, notAfter: r.notAfter }, now),
+    );
+    const { info, role } = validateImport(mailbox, request.privateKey, request.certificate, now, { allowNotYetValid: renewal });
     const existing = await this.#store.get(info.sha256);
     if (existing) {
       if (existing.mailbox !== mailbox) {
@@ -100,6 +125,71 @@ export class Keystore implements SigningIdentityResolver, DecryptionKeyResolver 
       if (pending.state === 'pending' && pending.mailbox === mailbox) await this.#store.remove(pending.id);
     }
     return { identity: summarize(record), created: true };
+  }
+
+  /**
+   * Stores a key generated for a certification request (`siegel enroll
+   * request`) as a pending identity: sealed like every key, no certificate
+   * yet, linked to the certificate to come by its public key hash.
+   */
+  async createPending(request: PendingRequest): Promise<IdentitySummary> {
+    const mailbox = normalizeMailbox(request.mailbox);
+    const publicKeySha256 = createHash('sha256').update(createPublicKey(request.privateKey).export({ type: 'spki', format: 'der' })).digest('hex');
+    const record: IdentityRecord = {
+      id: `pending-${randomUUID()}`,
+      mailbox,
+      role: request.role,
+      state: 'pending',
+      certificate: null,
+      chain: [],
+      encryptedKey: encryptPrivateKey(this.#masterKey(), request.privateKey),
+      publicKeySha256,
+      request: Buffer.from(request.request),
+      subject: request.subject,
+      issuer: null,
+      serial: null,
+      notBefore: null,
+      notAfter: null,
+      createdAt: this.#clock(),
+    };
+    await this.#store.put(record);
+    return summarize(record);
+  }
+
+  /** The pending requests of a mailbox, oldest first; needs no master key. */
+  async pendingRequests(mailbox: string): Promise<PendingSummary[]> {
+    return (await this.#store.forMailbox(normalizeMailbox(mailbox)))
+      .filter((r) => r.state === 'pending')
+      .map((r) => ({ ...summarize(r), publicKeySha256: r.publicKeySha256 }));
+  }
+
+  /** Drops a pending request (e.g. when its CSR could not be written). */
+  async discardPending(id: string): Promise<boolean> {
+    const record = await this.#store.get(id);
+    return record?.state === 'pending' ? this.#store.remove(id) : false;
+  }
+
+  /**
+   * Imports a certificate issued for a pending request of `mailbox`: the key
+   * is the pending one (matched by public key hash), the checks are those of
+   * importIdentity, and the pending record goes once the identity is stored.
+   */
+  async importIssued(request: IssuedImport, now: Date = this.#clock()): Promise<ImportResult> {
+    const mailbox = normalizeMailbox(request.mailbox);
+    let publicKeySha256: string;
+    try {
+      publicKeySha256 = spkiHash(new X509Certificate(request.certificate));
+    } catch (err) {
+      throw new SiegelError('ENROLL_REJECTED', 'the certificate cannot be parsed', { cause: err });
+    }
+    const existing = await this.#store.get(createHash('sha256').update(request.certificate).digest('hex'));
+    if (existing && existing.mailbox === mailbox) return { identity: summarize(existing), created: false };
+    const pending = (await this.#store.forPublicKey(publicKeySha256)).find((r) => r.state === 'pending' && r.mailbox === mailbox);
+    if (!pending) {
+      throw new SiegelError('ENROLL_REJECTED', `the certificate's key matches no pending request of ${mailbox}`);
+    }
+    const privateKey = decryptPrivateKey(this.#masterKey(), pending.encryptedKey, `${mailbox} (${pending.id})`);
+    return this.importIdentity({ mailbox, privateKey, certificate: request.certificate, chain: request.chain }, now);
   }
 
   /**

@@ -179,6 +179,39 @@ export const schemaMigrations: readonly Migration[] = [
       CREATE INDEX staff_uploads_owner ON staff_uploads (owner);
     `,
   },
+  // 5: harvested_certificates.source without a CHECK: certificates also come
+  // from `siegel certs import` ('imported') and, later, other sources; the
+  // store validates the value on put (checkHarvestedRecord), like the
+  // transfer tables' origin, so a new source needs no table rebuild again.
+  // SQLite cannot drop a CHECK in place: the table is copied.
+  {
+    version: 5,
+    sql: `
+      CREATE TABLE harvested_certificates_v5 (
+        address TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        certificate BLOB NOT NULL,
+        subject TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        serial TEXT NOT NULL,
+        not_before INTEGER NOT NULL,
+        not_after INTEGER NOT NULL,
+        capabilities TEXT NOT NULL,
+        source TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        anchor_fingerprint TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('active', 'superseded')),
+        PRIMARY KEY (address, fingerprint)
+      ) STRICT;
+      INSERT INTO harvested_certificates_v5 (address, fingerprint, certificate, subject, issuer, serial, not_before, not_after,
+          capabilities, source, first_seen, last_seen, anchor_fingerprint, state)
+        SELECT address, fingerprint, certificate, subject, issuer, serial, not_before, not_after,
+          capabilities, source, first_seen, last_seen, anchor_fingerprint, state FROM harvested_certificates;
+      DROP TABLE harvested_certificates;
+      ALTER TABLE harvested_certificates_v5 RENAME TO harvested_certificates;
+    `,
+  },
 ];
 
 /** The user_version of a database this Siegel has opened. */

@@ -8,6 +8,7 @@ import type { Config } from '../config/schema.js';
 import { SiegelError, errorMessage } from '../errors.js';
 import type { HarvestedStore } from '../keystore/harvested-store.js';
 import type { DecryptionKeyResolver } from '../keystore/identity.js';
+import type { RevocationChecker } from '../pki/revocation/types.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
 import { verdictOf } from '../smime/verdict.js';
 import { createAnnotateStage } from './inbound/annotate.js';
@@ -24,6 +25,8 @@ export interface InboundDeps {
   readonly keys: DecryptionKeyResolver;
   readonly harvested: HarvestedStore;
   readonly now: () => Date;
+  /** One checker per process (its caches are shared); no revocation checking when absent. */
+  readonly revocation?: RevocationChecker;
 }
 
 /** authservId, else hostname, else the system host name (docs/configuration.md). */
@@ -42,6 +45,7 @@ export function inboundStages(deps: InboundDeps): Stage<InboundMessage>[] {
         maxMessageSize: config.smtp.inbound.maxMessageSize,
         anchors: deps.anchors,
         keys: deps.keys,
+        ...(deps.revocation ? { revocation: { checker: deps.revocation, mode: config.revocation.mode } } : {}),
       }),
     ),
     createHarvestStage({ inbound: config.inbound, store: deps.harvested, anchors: deps.anchors }),

@@ -33,7 +33,11 @@ export type VerdictReason =
   | 'encrypted-for-others'
   | 'decryption-failed'
   | 'unsupported-layer'
-  | 'temporary-failure';
+  | 'temporary-failure'
+  /** A certificate of the signer's path is revoked (OCSP or CRL). */
+  | 'revoked'
+  /** Under revocation.mode hard: no OCSP or CRL answer could be had. */
+  | 'revocation-unavailable';
 
 export interface SignerSummary {
   /** RFC 4514 order, e.g. "CN=Poststelle,O=Stadt,C=DE". */
@@ -89,6 +93,10 @@ export const RESULT_OF: Readonly<Record<VerdictReason, SmimeResult>> = {
   'unsupported-layer': 'neutral',
   // A local problem (database, key store): the message itself may be fine.
   'temporary-failure': 'temperror',
+  // The key no longer vouches for anything: as bad as a signature that does not verify.
+  revoked: 'fail',
+  // Hard-fail revocation checking; a later check may succeed.
+  'revocation-unavailable': 'temperror',
 };
 
 export function verdictOf(reason: VerdictReason, detail: string, extra: Pick<Verdict, 'signer' | 'signingTime'> = {}): Verdict {

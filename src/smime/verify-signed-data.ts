@@ -83,6 +83,8 @@ export interface VerifyOutcome {
   readonly smimeCapabilities?: readonly string[];
   /** The embedded eContent of an opaque signature (uninterpreted bytes). */
   readonly embeddedContent?: Buffer;
+  /** On 'pass': the signer's validated path, leaf first, anchor last (for revocation checking). */
+  readonly path?: readonly Buffer[];
 }
 
 /** Bounds for untrusted input: real S/MIME messages carry a few certificates and one or two signers. */
@@ -289,7 +291,7 @@ async function verifySigner(
       return result('from-mismatch', `From ${missing.join(', ') || '(empty)'} is not an address of the signer certificate (${info.emailAddresses.join(', ') || 'none'})`);
     }
   }
-  return result('valid', `signed by ${oneLine(signer.x509.subject)}, issued under ${oneLine(path.anchor.x509.subject)}`);
+  return { ...result('valid', `signed by ${oneLine(signer.x509.subject)}, issued under ${oneLine(path.anchor.x509.subject)}`), path: path.path };
 }
 
 function identifies(sid: SignerId, view: CertificateView): boolean {

@@ -11,6 +11,7 @@ import { createWebContext, type WebContext } from './context.js';
 import { downloadRoutes } from './download-routes.js';
 import { errorHandler, notFoundHandler } from './error-pages.js';
 import { languageMiddleware } from './i18n.js';
+import { metricsRouter } from './metrics.js';
 import { requestLog } from './request-log.js';
 import { securityHeaders } from './security-headers.js';
 import { createStaffRouter } from './staff/router.js';
@@ -33,6 +34,7 @@ export function createWebApp(deps: WebDeps): express.Express {
     express.static(staticDirectory, { index: false, redirect: false, dotfiles: 'ignore', fallthrough: true, maxAge: '1h', etag: true, lastModified: true }),
   );
   app.use(languageMiddleware);
+  if (deps.metrics) app.use(metricsRouter({ source: deps.metrics, networks: deps.config.web.metricsNetworks, now: deps.now }));
   const ctx: WebContext = createWebContext(deps);
   for (const router of featureRouters(ctx)) app.use(router);
   app.use(notFoundHandler);

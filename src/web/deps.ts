@@ -6,6 +6,7 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../log.js';
 import type { TransferService } from '../transfer/types.js';
+import type { MetricsSource } from './metrics.js';
 import type { StaffServices } from './staff/staff-deps.js';
 
 export interface WebDeps {
@@ -21,4 +22,6 @@ export interface WebDeps {
   readonly cookieSecret?: Uint8Array;
   /** The staff area (sign-in, uploads, upload requests); not mounted when absent. */
   readonly staff?: StaffServices;
+  /** GET /metrics (Prometheus) for clients in web.metricsNetworks; not mounted when absent. */
+  readonly metrics?: MetricsSource;
 }

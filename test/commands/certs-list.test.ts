@@ -27,11 +27,11 @@ describe('siegel certs list', () => {
     const t = await enrolled();
     expect(await certsList(t.ctx, {})).toBe(ExitCode.ok);
     const lines = t.stdout().trimEnd().split('\n');
-    expect(lines[0]).toMatch(/^MAILBOX +ROLE +STATE +SUBJECT +ISSUER +SERIAL +EXPIRES +DAYS LEFT$/);
+    expect(lines[0]).toMatch(/^MAILBOX +ROLE +STATE +SUBJECT +ISSUER +SERIAL +EXPIRES +DAYS LEFT +STATUS$/);
     expect(lines.slice(1).map((line) => line.split(/ {2,}/))).toEqual([
-      ['info@stadt.example', 'both', 'active', 'CN=Mailbox info@stadt.example,O=Stadt Test,C=DE', 'CN=Test Issuing CA rsa2048,O=Freistaat Test,C=DE', expect.stringMatching(/^[0-9A-F]+$/), '2029-01-01', '731'],
-      ['poststelle@stadt.example', 'encrypt', 'active', expect.any(String), expect.any(String), expect.any(String), '2027-01-20', '19'],
-      ['poststelle@stadt.example', 'sign', 'active', expect.any(String), expect.any(String), expect.any(String), '2029-01-01', '731'],
+      ['info@stadt.example', 'both', 'active', 'CN=Mailbox info@stadt.example,O=Stadt Test,C=DE', 'CN=Test Issuing CA rsa2048,O=Freistaat Test,C=DE', expect.stringMatching(/^[0-9A-F]+$/), '2029-01-01', '731', 'in use'],
+      ['poststelle@stadt.example', 'encrypt', 'active', expect.any(String), expect.any(String), expect.any(String), '2027-01-20', '19', 'in use, EXPIRING: renew'],
+      ['poststelle@stadt.example', 'sign', 'active', expect.any(String), expect.any(String), expect.any(String), '2029-01-01', '731', 'in use'],
     ]);
   });
 
@@ -47,8 +47,11 @@ describe('siegel certs list', () => {
       state: 'active',
       notAfter: '2027-01-20T12:00:00.000Z',
       daysLeft: -12,
+      status: 'expired',
+      expiring: true,
+      renewedBy: null,
     });
-    expect(Object.keys(listing[0] ?? {})).toEqual(['id', 'mailbox', 'role', 'state', 'subject', 'issuer', 'serial', 'notBefore', 'notAfter', 'daysLeft', 'createdAt']);
+    expect(Object.keys(listing[0] ?? {})).toEqual(['id', 'mailbox', 'role', 'state', 'subject', 'issuer', 'serial', 'notBefore', 'notAfter', 'daysLeft', 'status', 'expiring', 'renewedBy', 'createdAt']);
   });
 
   it('works without the master key and says when nothing is enrolled', async () => {

@@ -90,7 +90,7 @@ describe('siegel enroll import', () => {
     const t = testContext({ now: AT });
     expect(await enrollImport(t.ctx, { mailbox: MAILBOX })).toBe(ExitCode.usage);
     expect(await enrollImport(t.ctx, { mailbox: MAILBOX, p12: 'x.p12', cert: 'c.pem', key: 'k.pem' })).toBe(ExitCode.usage);
-    expect(await enrollImport(t.ctx, { mailbox: MAILBOX, cert: 'c.pem' })).toBe(ExitCode.usage);
+    expect(await enrollImport(t.ctx, { mailbox: MAILBOX, key: 'k.pem' })).toBe(ExitCode.usage);
     expect(await enrollImport(t.ctx, { mailbox: MAILBOX, p12: 'x.p12' })).toBe(ExitCode.usage);
     expect(t.stderr().split('\n')).toEqual([
       'siegel enroll import: give --p12 FILE, or --cert FILE with --key FILE',

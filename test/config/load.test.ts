@@ -93,7 +93,7 @@ describe('loadConfig: defaults', () => {
     expect(inbound.relay).toBe(`maildir:${path.join(dir, 'data', 'mail', 'inbound')}`);
 
     expect(config.signing).toEqual({ enabled: true, mode: 'multipart', opaqueFor: [], includeChain: true });
-    expect(config.web).toEqual({ listen: { host: '127.0.0.1', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', trustProxy: false, sessionLifetime: 8 * 3_600_000, signInLinkLifetime: 15 * 60_000 });
+    expect(config.web).toEqual({ listen: { host: '127.0.0.1', port: 8080 }, publicUrl: 'http://127.0.0.1:8080', trustProxy: false, sessionLifetime: 8 * 3_600_000, signInLinkLifetime: 15 * 60_000, metricsNetworks: ['127.0.0.0/8', '::1/128'] });
     expect(config.largeFiles.threshold).toBe(10 * 1024 * 1024);
     expect(config.limits).toEqual({ mimeDepth: 50, mimeParts: 10_000, headerSize: 1_048_576 });
   });

@@ -22,6 +22,7 @@ import type { Config } from '../../config/schema.js';
 import { SiegelError, errorMessage } from '../../errors.js';
 import type { DecryptionKeyResolver } from '../../keystore/identity.js';
 import { splitTopLevel, withHeaderFields } from '../../mime/top-level.js';
+import type { RevocationPolicy } from '../../pki/revocation/signer-verdict.js';
 import type { TrustAnchor } from '../../pki/trust-store.js';
 import { detectSmime, type SmimeStructure } from '../../smime/detect.js';
 import type { DecryptionKey } from '../../smime/envelope-decrypt.js';
@@ -43,6 +44,8 @@ export interface OpenLayersOptions {
   /** The configured trust anchors (a function, so a reload can swap them). */
   readonly anchors: () => readonly TrustAnchor[];
   readonly keys: DecryptionKeyResolver;
+  /** Revocation checking of passing signers (issue 5); none when absent. */
+  readonly revocation?: RevocationPolicy;
 }
 
 interface Walk {
@@ -72,7 +75,7 @@ export function createOpenLayersStage(options: OpenLayersOptions): Stage<Inbound
 
 async function openLayers(walk: Walk, options: OpenLayersOptions, context: StageContext): Promise<void> {
   const limits = { maxDepth: options.limits.mimeDepth, maxSize: options.maxMessageSize };
-  const trust = { trust: { anchors: options.anchors(), at: context.now(), minRsaBits: options.inbound.minRsaBits } };
+  const trust = { trust: { anchors: options.anchors(), at: context.now(), minRsaBits: options.inbound.minRsaBits }, ...(options.revocation ? { revocation: options.revocation } : {}) };
   /** What to deliver if opening an inner encrypted layer fails: the form before it was unwrapped. */
   let fallback: Buffer | undefined;
   for (let layer = 0; layer < MAX_LAYERS; layer++) {

@@ -8,10 +8,13 @@
 import { getHeader, parseAddressList, splitHeaderBody } from '../../mime/headers.js';
 import type { MultipartSigned, Pkcs7Mime } from '../../smime/detect.js';
 import { verifySignedData, type TrustContext, type VerifyOutcome } from '../../smime/verify-signed-data.js';
+import { withRevocation, type RevocationPolicy } from '../../pki/revocation/signer-verdict.js';
 import type { SignatureFinding } from './findings.js';
 
 export interface VerifyLayerOptions {
   readonly trust: Omit<TrustContext, 'fromAddresses' | 'senderAddress'>;
+  /** When given, a passing signer's path is checked for revocation (issue 5). */
+  readonly revocation?: RevocationPolicy;
 }
 
 /** The From addresses and the Sender address of the message whose header starts at `start` in raw. */
@@ -36,13 +39,15 @@ export async function verifyDetached(raw: Buffer, layer: MultipartSigned, option
   if (outcome.verdict.reason === 'digest-mismatch' && layer.signedEntityCanonical) {
     outcome = await verifySignedData({ signedData: layer.signature, content: [layer.signedEntityCanonical] }, trust);
   }
+  outcome = await withRevocation(outcome, options.revocation, options.trust.at);
   return finding(outcome, 'detached', layer.location.path, fromAddresses);
 }
 
 export async function verifyOpaque(raw: Buffer, layer: Pkcs7Mime, options: VerifyLayerOptions): Promise<SignatureFinding> {
   const authors = authorsAt(raw, layer.location.start);
   const { fromAddresses } = authors;
-  const outcome = await verifySignedData({ signedData: layer.der }, { ...options.trust, ...authors });
+  const verified = await verifySignedData({ signedData: layer.der }, { ...options.trust, ...authors });
+  const outcome = await withRevocation(verified, options.revocation, options.trust.at);
   return finding(outcome, 'opaque', layer.location.path, fromAddresses);
 }
 

@@ -48,10 +48,13 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
       if (addresses.length === 0) return unchanged('no-recipients');
 
       const at = context.now();
-      const found = await Promise.all(addresses.map((address) => certificateFor(address, at)));
+      const notes: string[] = [];
+      const found = await Promise.all(addresses.map((address) => certificateFor(address, at, notes)));
       const certificates = found.filter((c): c is EncryptionCertificate => c !== undefined);
       const without = addresses.length - certificates.length;
-      if (without > 0) return unchanged('no-certificate', { without, recipients: addresses.length });
+      // Why a found certificate was refused (revoked) or used with an unknown revocation status.
+      const revocation: Detail = notes.length > 0 ? { revocation: notes.join('; ') } : {};
+      if (without > 0) return unchanged('no-certificate', { without, recipients: addresses.length, ...revocation });
 
       const parts = await encryptable(message, limits);
       const recipients = uniqueByFingerprint(certificates).map((c) => ({ certificate: c.certificate, capabilities: c.capabilities }));
@@ -68,7 +71,7 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
         action: {
           stage: 'encrypt',
           action: 'encrypted',
-          detail: { content: authenticated ? 'aes-256-gcm' : 'aes-256-cbc', recipients: addresses.length, ...keyManagementCounts(recipients) },
+          detail: { content: authenticated ? 'aes-256-gcm' : 'aes-256-cbc', recipients: addresses.length, ...keyManagementCounts(recipients), ...revocation },
         },
       };
     },
