@@ -13,20 +13,24 @@
 // crypto). Prints msg/s, latency, CPU, the verify / pass-through ratio and
 // how many delivered messages carried smime=pass.
 //
-// Options: --mode relay|verify (default relay), --key rsa3072|rsa2048|p256
-// (default rsa3072), --messages N (default 2000), --concurrency N (default 16).
-import { spawn, execFileSync } from 'node:child_process';
+// --mode files: the large-file exchange (issue 4): a 1 GiB file uploaded
+// with tus as a staff member does and downloaded through its link, against
+// a plain copy on the same disk, with the gateway's peak memory (files.js).
+//
+// Options: --mode relay|verify|files (default relay), --key rsa3072|rsa2048|p256
+// (default rsa3072), --messages N (default 2000), --concurrency N (default 16),
+// --file-size SIZE (files mode, default 1GB), --runs N (files mode, default 1).
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, rmSync, readdirSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import nodemailer from 'nodemailer';
 import { createRootCa, issueCa, issueMailbox } from '../../dist/pki/generate.js';
 import { toPem } from '../../dist/pki/pem.js';
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+import { filesBench, parseSize } from './files.js';
+import { cpuTime, freePort, peakMemory, root, startGateway, stopGateway } from './gateway.js';
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((pairs, arg, i, all) => (arg.startsWith('--') ? [...pairs, [arg.slice(2), all[i + 1]]] : pairs), []),
 );
@@ -34,20 +38,12 @@ const MESSAGES = Number(args.messages ?? 2000);
 const CONCURRENCY = Number(args.concurrency ?? 16);
 const KEY = args.key ?? 'rsa3072';
 const MODE = args.mode ?? 'relay';
-if ('help' in args || !['relay', 'verify'].includes(MODE)) {
+if ('help' in args || !['relay', 'verify', 'files'].includes(MODE)) {
   console.log('usage: npm run bench -- [--mode relay|verify] [--key rsa3072|rsa2048|p256] [--messages 2000] [--concurrency 16]');
+  console.log('       npm run bench -- --mode files [--file-size 1GB] [--runs 1]');
   process.exit('help' in args ? 0 : 64);
 }
 const sender = 'poststelle@bench.example';
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The counting next hop: a minimal SMTP responder. Not smtp-server, whose
@@ -134,31 +130,6 @@ async function writeConfig(dir, name, { port, relay, signing, inboundPort }) {
 
 function siegel(argv, options = {}) {
   return execFileSync(process.execPath, [path.join(root, 'bin/siegel.js'), ...argv], { encoding: 'utf8', ...options });
-}
-
-async function startGateway(configFile, port) {
-  // The same V8 flag as bin/siegel.js's shebang and `npm start` (GATEWAY_NODE_FLAGS overrides).
-  const flags = (process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=8').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) return child;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('gateway did not start');
-}
-
-function stopGateway(child) {
-  return new Promise((resolve) => {
-    child.on('exit', resolve);
-    child.kill('SIGTERM');
-  });
 }
 
 /**
@@ -260,18 +231,6 @@ async function throughput(port, raw = Buffer.from(message(10 * 1024))) {
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))];
   return { rate: MESSAGES / seconds, p50: pct(50), p99: pct(99) };
-}
-
-/** CPU time (user + system) the process used so far, in ms (Linux /proc). */
-function cpuTime(pid) {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return (ticks * 1000) / 100;
-}
-
-function peakMemory(pid) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmHWM:\s+(\d+)/.exec(status)[1]) * 1024;
 }
 
 async function largeMessage(dir, signing, kind = 'text') {
@@ -377,6 +336,10 @@ async function verifyBench(dir, sink) {
 async function main() {
   const dir = mkdtempSync(path.join(tmpdir(), 'siegel-bench-'));
   try {
+    if (MODE === 'files') {
+      await filesBench(dir, { size: parseSize(args['file-size'] ?? '1GB'), runs: Number(args.runs ?? 1) });
+      return;
+    }
     await setup(dir);
     const sink = await startSink();
     if (MODE === 'verify') {

@@ -7,9 +7,14 @@ import { SiegelError } from '../errors.js';
 export const FILE_MODE = 0o600;
 export const DIRECTORY_MODE = 0o700;
 
-/** Reads exactly `length` bytes at `position`; a short file is a damaged blob. */
-export async function readExactly(file: FileHandle, length: number, position: number): Promise<Buffer> {
-  const buffer = Buffer.alloc(length);
+/**
+ * Reads exactly `length` bytes at `position`; a short file is a damaged
+ * blob. Into the start of `into` when given (at least `length` bytes, the
+ * caller's to reuse), else into a new buffer.
+ */
+export async function readExactly(file: FileHandle, length: number, position: number, into?: Buffer): Promise<Buffer> {
+  // Not zero-filled: every byte is overwritten before the buffer is returned (a short read throws it away).
+  const buffer = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length);
   let filled = 0;
   while (filled < length) {
     const { bytesRead } = await file.read(buffer, filled, length - filled, position + filled);

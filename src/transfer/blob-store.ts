@@ -72,6 +72,12 @@ export interface BlobStore {
    * the end) is an 'error' event on the stream: never wrong bytes.
    */
   read(id: string, key: Buffer, range?: ByteRange): Readable;
+  /**
+   * Gives a sealed blob a new id without copying it (a finished upload
+   * becoming a share's blob); fails if `to` exists. Optional: without it,
+   * callers copy through read and write.
+   */
+  rename?(from: string, to: string): Promise<void>;
   /** True when a sealed blob with this id exists (unfinished ones do not count). */
   exists(id: string): Promise<boolean>;
   /** Removes the blob, sealed or unfinished; no error when it does not exist. */

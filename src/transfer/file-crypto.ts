@@ -138,6 +138,11 @@ export class BlobCipher {
   }
 
   sealRecord(index: number, final: boolean, plaintext: Buffer): Buffer {
+    return Buffer.concat(this.sealRecordParts(index, final, plaintext));
+  }
+
+  /** sealRecord as ciphertext and tag, to be written one after the other (no copy to join them). */
+  sealRecordParts(index: number, final: boolean, plaintext: Buffer): [Buffer, Buffer] {
     if (plaintext.length > (final ? this.recordSize - 1 : this.recordSize) || (!final && plaintext.length !== this.recordSize)) {
       throw new SiegelError('INTERNAL', 'record of the wrong size');
     }
@@ -145,7 +150,7 @@ export class BlobCipher {
     cipher.setAAD(this.recordAad(index, final));
     const body = cipher.update(plaintext);
     cipher.final();
-    return Buffer.concat([body, cipher.getAuthTag()]);
+    return [body, cipher.getAuthTag()];
   }
 
   /** Plaintext of a sealed record; throws DECRYPTION_FAILED unless it authenticates as record `index` (final or not) of this blob. */

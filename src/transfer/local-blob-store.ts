@@ -139,6 +139,24 @@ export class LocalBlobStore implements BlobStore {
     return readSealedBlob(path, key, range);
   }
 
+  /** A hard link under the new name, then the old name goes: at no moment is the blob under neither. */
+  async rename(from: string, to: string): Promise<void> {
+    const source = this.paths.sealed(from);
+    const target = this.paths.sealed(to);
+    await this.prepareDirectory(this.paths.shard(to));
+    try {
+      await link(source, target);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new SiegelError('INTERNAL', 'blob already exists');
+      if (code === 'ENOENT') throw new SiegelError('NOT_FOUND', 'no such blob');
+      throw asStorageError(error);
+    }
+    await syncDirectory(this.paths.shard(to));
+    await removeIfPresent(source);
+    await syncDirectory(this.paths.shard(from));
+  }
+
   async exists(id: string): Promise<boolean> {
     try {
       return (await stat(this.paths.sealed(id))).isFile();

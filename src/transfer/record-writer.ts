@@ -59,7 +59,7 @@ export class RecordWriter {
       this.pendingLength += taken;
       if (this.pendingLength === this.pending.length) {
         this.hash.update(this.pending);
-        this.enqueue(this.cipher.sealRecord(this.sealedRecords, false, this.pending));
+        this.enqueue(this.cipher.sealRecordParts(this.sealedRecords, false, this.pending));
         this.sealedRecords += 1;
         this.pendingLength = 0;
         if (this.batchBytes >= WRITE_BATCH) await this.flush();
@@ -67,31 +67,38 @@ export class RecordWriter {
     }
   }
 
-  /** Writes everything sealed so far to the file (not synced). */
+  /** Writes everything sealed so far to the file (not synced), gathered in one call rather than copied into one buffer. */
   async flush(): Promise<void> {
     if (this.batch.length === 0) return;
     const batch = this.batch;
-    const data = batch.length === 1 ? batch[0]! : Buffer.concat(batch, this.batchBytes);
+    const total = this.batchBytes;
     this.batch = [];
     this.batchBytes = 0;
-    let written = 0;
-    while (written < data.length) {
-      const { bytesWritten } = await this.file.write(data, written, data.length - written, this.position + written);
-      written += bytesWritten;
+    const { bytesWritten } = await this.file.writev(batch, this.position);
+    if (bytesWritten < total) {
+      // A short write (rare for files): the rest in one piece.
+      const rest = Buffer.concat(batch, total).subarray(bytesWritten);
+      let written = 0;
+      while (written < rest.length) {
+        const result = await this.file.write(rest, written, rest.length - written, this.position + bytesWritten + written);
+        written += result.bytesWritten;
+      }
     }
-    this.position += data.length;
+    this.position += total;
   }
 
   /** Seals the unfinished record as the final one and writes it; the blob is complete after a sync. */
   async writeFinal(): Promise<void> {
     const last = this.pending.subarray(0, this.pendingLength);
     this.hash.update(last);
-    this.enqueue(this.cipher.sealRecord(this.sealedRecords, true, last));
+    this.enqueue(this.cipher.sealRecordParts(this.sealedRecords, true, last));
     await this.flush();
   }
 
-  private enqueue(sealed: Buffer): void {
-    this.batch.push(sealed);
-    this.batchBytes += sealed.length;
+  private enqueue(parts: readonly Buffer[]): void {
+    for (const part of parts) {
+      this.batch.push(part);
+      this.batchBytes += part.length;
+    }
   }
 }

@@ -29,11 +29,22 @@ import type {
   DownloadResult,
   Notifier,
   PasswordCheck,
+  PreparedBlob,
   ShareInfo,
   ShareLookup,
   ShareOptions,
   TransferService,
 } from './types.js';
+
+/** A new share's options, validated and normalised. */
+interface Settings {
+  readonly owner: string;
+  readonly fileName: string;
+  readonly contentType: string;
+  readonly lifetime: number;
+  readonly maxDownloads: number | null;
+  readonly passwordHash: string | null;
+}
 
 /** Shares handled per sweep batch. */
 const SWEEP_BATCH = 200;
@@ -70,14 +81,10 @@ export class SiegelTransferService implements TransferService {
   }
 
   async share(content: Readable | AsyncIterable<Buffer>, options: ShareOptions): Promise<CreatedShare> {
-    const owner = normalizeOwner(options.owner);
-    const fileName = sanitizeFileName(options.fileName);
-    const contentType = normalizeContentType(options.contentType);
-    const lifetime = shareLifetime(options.expiresIn, this.#limits);
-    const maxDownloads = validateMaxDownloads(options.maxDownloads);
     const { maxFileSize, ownerQuota } = this.#limits;
     validateExpectedSize(options.expectedSize, maxFileSize);
-    const passwordHash = options.password === undefined ? null : await hashSharePassword(options.password);
+    const settings = await this.#settle(options);
+    const owner = settings.owner;
 
     const remaining = ownerQuota - (await this.#store.activeBytes(owner, this.#now()));
     if (remaining < 0 || (options.expectedSize ?? 0) > remaining) throw quotaExceeded(owner, ownerQuota);
@@ -94,22 +101,77 @@ export class SiegelTransferService implements TransferService {
       if (err instanceof SiegelError && err.code === 'FILE_TOO_LARGE' && maxBytes < maxFileSize) throw quotaExceeded(owner, ownerQuota);
       throw err;
     }
+    return this.#publish({ id, token, key, ...written }, settings, options);
+  }
 
+  /**
+   * The blob is renamed, not copied: a finished upload was encrypted once,
+   * as it arrived, under the key of the share it becomes. The key is
+   * checked against the blob (its header's key check and its first and
+   * last records) before the share exists.
+   */
+  async adopt(blob: PreparedBlob, options: ShareOptions): Promise<CreatedShare> {
+    let settings: Settings;
+    try {
+      if (!/^[0-9a-f]{32}$/.test(blob.id) || !isTokenShaped(blob.token)) throw new SiegelError('INTERNAL', 'prepared blob with an invalid share id or token');
+      if (this.#blobs.rename === undefined) throw new SiegelError('INTERNAL', 'the blob store cannot adopt blobs');
+      settings = await this.#settle(options);
+      const { maxFileSize, ownerQuota } = this.#limits;
+      validateExpectedSize(blob.size, maxFileSize);
+      const remaining = ownerQuota - (await this.#store.activeBytes(settings.owner, this.#now()));
+      if (blob.size > remaining) throw quotaExceeded(settings.owner, ownerQuota);
+      await this.#blobs.rename(blob.blobId, blob.id);
+    } catch (err) {
+      await this.#removeBlob(blob.blobId);
+      throw err;
+    }
+    const key = deriveFileKey(blob.token, blob.id);
+    try {
+      const probe = this.#blobs.read(blob.id, key, blob.size === 0 ? undefined : { start: 0, end: 0 });
+      for await (const chunk of probe) void chunk;
+    } catch (err) {
+      await this.#removeBlob(blob.id);
+      throw err;
+    }
+    return this.#publish({ id: blob.id, token: blob.token, key, size: blob.size, sha256: blob.sha256 }, settings, options);
+  }
+
+  /** The options of a new share, validated and normalised; the password hashed. */
+  async #settle(options: ShareOptions): Promise<Settings> {
+    return {
+      owner: normalizeOwner(options.owner),
+      fileName: sanitizeFileName(options.fileName),
+      contentType: normalizeContentType(options.contentType),
+      lifetime: shareLifetime(options.expiresIn, this.#limits),
+      maxDownloads: validateMaxDownloads(options.maxDownloads),
+      passwordHash: options.password === undefined ? null : await hashSharePassword(options.password),
+    };
+  }
+
+  /**
+   * Makes a stored blob downloadable: scan, then the metadata row (the
+   * quota checked once more in the same transaction); any failure removes
+   * the blob. Then the audit entry and the link.
+   */
+  async #publish(blob: { id: string; token: string; key: Buffer; size: number; sha256: string }, settings: Settings, options: ShareOptions): Promise<CreatedShare> {
+    const { id, token, key } = blob;
+    const { owner, fileName } = settings;
+    const { ownerQuota } = this.#limits;
     const createdAt = this.#now();
     const record: ShareRecord = {
       id,
       tokenHash: tokenHash(token),
       owner,
       fileName,
-      contentType,
-      size: written.size,
-      sha256: written.sha256,
+      contentType: settings.contentType,
+      size: blob.size,
+      sha256: blob.sha256,
       origin: options.origin,
       createdAt,
-      expiresAt: new Date(createdAt.getTime() + lifetime),
+      expiresAt: new Date(createdAt.getTime() + settings.lifetime),
       downloads: 0,
-      maxDownloads,
-      passwordHash,
+      maxDownloads: settings.maxDownloads,
+      passwordHash: settings.passwordHash,
       notifyOnFirstDownload: options.notifyOnFirstDownload ?? this.#limits.notifyOnFirstDownload,
       failedAttempts: 0,
       lockedUntil: null,
@@ -121,9 +183,7 @@ export class SiegelTransferService implements TransferService {
       // Checked again with the insert: a concurrent share of the same owner may have used the room meanwhile.
       if (!(await this.#store.insertShare(record, { limit: ownerQuota, now: createdAt }))) throw quotaExceeded(owner, ownerQuota);
     } catch (err) {
-      await this.#blobs.remove(id).catch((removeError: unknown) => {
-        this.#logger.error({ share: id, error: errorMessage(removeError) }, 'cannot remove the file of a failed share');
-      });
+      await this.#removeBlob(id);
       throw err;
     }
     await this.#audit({
@@ -132,20 +192,26 @@ export class SiegelTransferService implements TransferService {
       shareId: id,
       actor: owner,
       fileName,
-      size: written.size,
+      size: blob.size,
       ...(options.clientIp === undefined ? {} : { clientIp: options.clientIp }),
       detail: `origin=${options.origin}`,
     });
-    this.#logger.info({ share: id, owner, size: written.size, origin: options.origin }, 'file shared');
+    this.#logger.info({ share: id, owner, size: blob.size, origin: options.origin }, 'file shared');
     return {
       id,
       token,
       url: shareUrl(this.#options.config.web.publicUrl, token),
       fileName,
-      size: written.size,
-      sha256: written.sha256,
+      size: blob.size,
+      sha256: blob.sha256,
       expiresAt: record.expiresAt,
     };
+  }
+
+  async #removeBlob(id: string): Promise<void> {
+    await this.#blobs.remove(id).catch((removeError: unknown) => {
+      this.#logger.error({ share: id, error: errorMessage(removeError) }, 'cannot remove the file of a failed share');
+    });
   }
 
   async lookup(token: string): Promise<ShareLookup> {

@@ -114,9 +114,34 @@ export interface AuditEntry {
   readonly detail?: string;
 }
 
+/**
+ * A sealed blob already encrypted for a share that does not exist yet: a
+ * finished resumable upload, written under deriveFileKey(token, id) with
+ * `id` and `token` chosen (newShareId, newToken) when the upload began, so
+ * it becomes a share without a second pass over the file.
+ */
+export interface PreparedBlob {
+  /** The blob's current id (the upload's staging blob). */
+  readonly blobId: string;
+  /** The share id to be, as newShareId() makes them. */
+  readonly id: string;
+  /** The link secret to be (newToken()); the blob's key derives from it and `id`. */
+  readonly token: string;
+  /** Plaintext size and SHA-256, as the blob store reported when sealing. */
+  readonly size: number;
+  readonly sha256: string;
+}
+
 export interface TransferService {
   /** Stores the stream encrypted and returns the link; throws SiegelError (quota, size, disk space) before or while storing, leaving nothing behind. */
   share(content: Readable | AsyncIterable<Buffer>, options: ShareOptions): Promise<CreatedShare>;
+  /**
+   * Makes a prepared blob a share under the same checks as share() (limits,
+   * quota, virus scan), without copying it. On any failure the blob is
+   * removed, as share() leaves nothing behind. Optional: callers fall back
+   * to share() over the blob's plaintext.
+   */
+  adopt?(blob: PreparedBlob, options: ShareOptions): Promise<CreatedShare>;
   lookup(token: string): Promise<ShareLookup>;
   /** Rate-limited per share and client; a locked share stays locked for largeFiles.lockout. */
   checkPassword(token: string, password: string, clientIp?: string): Promise<PasswordCheck>;

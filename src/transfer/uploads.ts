@@ -9,14 +9,21 @@
  * database. Nothing of an upload is readable without its URL, and nothing
  * is ever stored unencrypted.
  *
- * On completion the staging blob is re-encrypted into a share with
- * TransferService.share (a second pass over the file) and then removed.
- * Chosen over "adopting" the staged blob because the service alone decides
- * share ids, token-to-key derivation, quota bookkeeping and hashing; the
- * upload URL (which the uploader, possibly an outside partner, knows) and
- * the share link (which the owner passes on) stay separate secrets. The
- * cost is a second pass and twice the file's size on disk for a moment,
- * which the disk-space check at creation accounts for.
+ * The file is encrypted once: when an upload begins, the share it will
+ * become gets its id and link secret (newShareId, newToken), and the
+ * staging blob is encrypted under that share's key, deriveFileKey(share
+ * token, share id). Both are kept in the upload's sealed options, so only
+ * the upload token opens them. On completion TransferService.adopt makes
+ * the sealed staging blob the share's blob (a rename, no second pass) under
+ * the same checks as any share. The upload URL (which the uploader,
+ * possibly an outside partner, knows) and the share link (which the owner
+ * passes on) stay separate secrets: the link is never sent to the
+ * uploader's tus client, and a partner sees only the upload URL.
+ *
+ * Without adopt (a TransferService or BlobStore that cannot rename), and
+ * for uploads begun before, the staging blob is keyed by the upload token
+ * and re-encrypted into a share with TransferService.share (a second pass,
+ * twice the file's size on disk for a moment), then removed.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
@@ -26,7 +33,8 @@ import type { BlobStore } from './blob-store.js';
 import { deriveFileKey } from './file-crypto.js';
 import { openJson, sealJson } from './sealed-json.js';
 import { secretHash, type StaffStore, type UploadRecord } from './staff-records.js';
-import type { CreatedShare, ShareOrigin, TransferService } from './types.js';
+import { newShareId, newToken } from './tokens.js';
+import type { CreatedShare, ShareOptions, ShareOrigin, TransferService } from './types.js';
 
 /** An unfinished upload is dropped a day after it was started; a finished one's sealed result (the link) then too. */
 export const UPLOAD_LIFETIME = 24 * 3_600_000;
@@ -40,6 +48,12 @@ export interface UploadShareOptions {
   readonly expiresIn?: number;
   readonly password?: string;
   readonly maxDownloads?: number;
+}
+
+/** What the upload's sealed options hold: the share options, and the id and link secret of the share to be (absent for uploads re-encrypted at the end). */
+interface SealedUploadOptions extends UploadShareOptions {
+  readonly shareId?: string;
+  readonly shareToken?: string;
 }
 
 export interface NewUpload {
@@ -101,14 +115,17 @@ export class Uploads {
     if (shared + store.pendingBytes(input.owner) + input.size > limits.ownerQuota) {
       throw new SiegelError('FILE_TOO_LARGE', `upload of ${input.size} bytes would exceed the quota of ${input.owner}`);
     }
+    const adopting = transfer.adopt !== undefined && blobs.rename !== undefined;
+    // Re-encrypting needs room for the staging blob and the share made from it.
     const free = await blobs.freeSpace();
-    if (free - 2 * input.size < limits.minFreeSpace) throw new SiegelError('STORAGE_FAILED', `not enough free space for an upload of ${input.size} bytes`);
+    if (free - (adopting ? 1 : 2) * input.size < limits.minFreeSpace) throw new SiegelError('STORAGE_FAILED', `not enough free space for an upload of ${input.size} bytes`);
 
     const token = input.token;
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) throw new SiegelError('INTERNAL', 'upload token must be 32 random bytes in base64url');
     const blobId = `upload-${randomBytes(16).toString('hex')}`;
+    const sealed: SealedUploadOptions = adopting ? { ...input.options, shareId: newShareId(), shareToken: newToken() } : input.options;
     // Creates the staging blob's header now, so a HEAD right after creation finds offset 0.
-    await blobs.openAppender(blobId, deriveFileKey(token, blobId));
+    await blobs.openAppender(blobId, stagingKey(token, blobId, sealed));
     const createdAt = now();
     const record: UploadRecord = {
       blobId,
@@ -117,7 +134,7 @@ export class Uploads {
       size: input.size,
       createdAt,
       expiresAt: new Date(createdAt.getTime() + UPLOAD_LIFETIME),
-      sealedOptions: sealJson(token, OPTIONS_PURPOSE, input.options),
+      sealedOptions: sealJson(token, OPTIONS_PURPOSE, sealed),
     };
     try {
       store.saveUpload(secretHash(token), record);
@@ -140,7 +157,7 @@ export class Uploads {
     const record = this.o.store.upload(secretHash(token));
     if (!record) return undefined;
     const finished = record.sealedResult !== undefined;
-    const offset = finished ? record.size : (await this.o.blobs.openAppender(record.blobId, deriveFileKey(token, record.blobId))).offset;
+    const offset = finished ? record.size : (await this.o.blobs.openAppender(record.blobId, stagingKey(token, record.blobId, this.options(token, record)))).offset;
     return {
       owner: record.owner,
       ...(record.requestId !== undefined ? { requestId: record.requestId } : {}),
@@ -155,42 +172,47 @@ export class Uploads {
   async append(token: string, offset: number, data: AsyncIterable<Buffer>): Promise<number> {
     const record = this.record(token);
     if (record.sealedResult !== undefined) throw new SiegelError('MESSAGE_MALFORMED', 'upload already finished');
-    const appender = await this.o.blobs.openAppender(record.blobId, deriveFileKey(token, record.blobId));
+    const appender = await this.o.blobs.openAppender(record.blobId, stagingKey(token, record.blobId, this.options(token, record)));
     if (appender.offset !== offset) throw new SiegelError('MESSAGE_MALFORMED', `upload offset ${offset} does not match ${appender.offset}`);
     return appender.append(data, { maxBytes: record.size });
   }
 
-  /** Seals the staging blob, re-encrypts it into a share, removes the staging blob. Idempotent. */
+  /** Seals the staging blob and makes it a share (adopted, or re-encrypted and removed). Idempotent. */
   async finish(token: string, origin: ShareOrigin, clientIp?: string): Promise<UploadResult> {
     const { store, blobs, transfer } = this.o;
     const hash = secretHash(token);
     const record = this.record(token);
     const done = this.result(token);
     if (done) return done;
-    const options = openJson(token, OPTIONS_PURPOSE, record.sealedOptions) as UploadShareOptions | undefined;
-    if (!options) throw new SiegelError('INTERNAL', 'upload options cannot be opened');
-    const key = deriveFileKey(token, record.blobId);
+    const options = this.options(token, record);
+    const key = stagingKey(token, record.blobId, options);
     const appender = await blobs.openAppender(record.blobId, key);
     if (appender.offset !== record.size) throw new SiegelError('MESSAGE_MALFORMED', 'upload not complete');
-    await appender.finish();
+    const sealed = await appender.finish();
+    const shareOptions: ShareOptions = {
+      owner: record.owner,
+      fileName: options.fileName,
+      origin,
+      expectedSize: record.size,
+      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+      ...(options.expiresIn !== undefined ? { expiresIn: options.expiresIn } : {}),
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(options.maxDownloads !== undefined ? { maxDownloads: options.maxDownloads } : {}),
+      ...(clientIp !== undefined ? { clientIp } : {}),
+    };
     let share: CreatedShare;
     try {
-      share = await transfer.share(blobs.read(record.blobId, key), {
-        owner: record.owner,
-        fileName: options.fileName,
-        origin,
-        expectedSize: record.size,
-        ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
-        ...(options.expiresIn !== undefined ? { expiresIn: options.expiresIn } : {}),
-        ...(options.password !== undefined ? { password: options.password } : {}),
-        ...(options.maxDownloads !== undefined ? { maxDownloads: options.maxDownloads } : {}),
-        ...(clientIp !== undefined ? { clientIp } : {}),
-      });
+      if (options.shareId !== undefined && options.shareToken !== undefined && transfer.adopt !== undefined) {
+        share = await transfer.adopt({ blobId: record.blobId, id: options.shareId, token: options.shareToken, ...sealed }, shareOptions);
+      } else {
+        share = await transfer.share(blobs.read(record.blobId, key), shareOptions);
+      }
     } catch (err) {
       // Refused (quota, disk space, virus scan) or failed: the upload is over, nothing of it stays.
       store.deleteUpload(hash);
       throw err;
     } finally {
+      // Gone already when adopted (renamed to the share's id).
       await blobs.remove(record.blobId);
     }
     const result: UploadResult = { shareId: share.id, url: share.url, fileName: share.fileName, size: share.size, sha256: share.sha256, expiresAt: share.expiresAt };
@@ -223,9 +245,21 @@ export class Uploads {
     return blobIds.length;
   }
 
+  private options(token: string, record: UploadRecord): SealedUploadOptions {
+    const options = openJson(token, OPTIONS_PURPOSE, record.sealedOptions) as SealedUploadOptions | undefined;
+    if (!options) throw new SiegelError('INTERNAL', 'upload options cannot be opened');
+    return options;
+  }
+
   private record(token: string): UploadRecord {
     const record = this.o.store.upload(secretHash(token));
     if (!record) throw new SiegelError('NOT_FOUND', 'unknown upload');
     return record;
   }
+}
+
+/** The staging blob's key: the share-to-be's key when adopted at the end, else one of the upload's own. */
+function stagingKey(token: string, blobId: string, options: SealedUploadOptions): Buffer {
+  if (options.shareId !== undefined && options.shareToken !== undefined) return deriveFileKey(options.shareToken, options.shareId);
+  return deriveFileKey(token, blobId);
 }
