@@ -5,6 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -383,28 +384,44 @@ describe('siegel passwd', () => {
 });
 
 describe('siegel health', () => {
-  it('exits 1 with "not ok" when nothing listens on the submission port', async () => {
+  it('exits 1 and names the part that does not answer', async () => {
     const port = await closedPort();
-    const result = await siegel(['health', '--config', files.config], { env: { SIEGEL_SMTP__SUBMISSION__LISTEN: `127.0.0.1:${port}` } });
+    const env = { SIEGEL_SMTP__SUBMISSION__LISTEN: `127.0.0.1:${port}`, SIEGEL_SMTP__INBOUND__LISTEN: `127.0.0.1:${port}`, SIEGEL_WEB__LISTEN: `127.0.0.1:${port}` };
+    const result = await siegel(['health', '--config', files.config], { env });
     expect(result.code).toBe(1);
-    expect(result.stdout.toString()).toBe(`not ok: no SMTP greeting from 127.0.0.1:${port}\n`);
+    expect(result.stdout.toString()).toBe(
+      `not ok: no SMTP greeting from the submission listener on 127.0.0.1:${port}\n` +
+        `not ok: no SMTP greeting from the inbound listener on 127.0.0.1:${port}\n` +
+        `not ok: no HTTP answer from the web listener on 127.0.0.1:${port}\n`,
+    );
   });
 
-  it('exits 0 with "ok" when the port greets with 220', async () => {
-    const server = net.createServer((socket) => {
+  it('exits 0 with "ok" for each part when both listeners greet with 220 and the web answers', async () => {
+    const smtp = net.createServer((socket) => {
       socket.on('error', () => undefined);
       socket.resume(); // read QUIT and the client's close, so server.close() can finish
       socket.end('220 test ESMTP\r\n');
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    const port = address !== null && typeof address === 'object' ? address.port : 0;
+    const web = http.createServer((_request, response) => response.end('ok'));
+    await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    const portOf = (server: net.Server) => {
+      const address = server.address();
+      return address !== null && typeof address === 'object' ? address.port : 0;
+    };
     try {
-      const result = await siegel(['health', '--config', files.config], { env: { SIEGEL_SMTP__SUBMISSION__LISTEN: String(port) } });
-      expect(result.stdout.toString()).toBe(`ok: submission listener on 127.0.0.1:${port} answers\n`);
+      const env = { SIEGEL_SMTP__SUBMISSION__LISTEN: String(portOf(smtp)), SIEGEL_SMTP__INBOUND__LISTEN: String(portOf(smtp)), SIEGEL_WEB__LISTEN: String(portOf(web)) };
+      const result = await siegel(['health', '--config', files.config], { env });
+      expect(result.stdout.toString()).toBe(
+        `ok: submission listener on 127.0.0.1:${portOf(smtp)} answers\n` +
+          `ok: inbound listener on 127.0.0.1:${portOf(smtp)} answers\n` +
+          `ok: web listener on 127.0.0.1:${portOf(web)} answers\n`,
+      );
       expect(result.code).toBe(0);
     } finally {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await new Promise<void>((resolve) => smtp.close(() => resolve()));
+      web.closeAllConnections();
+      await new Promise<void>((resolve) => web.close(() => resolve()));
     }
   });
 });
