@@ -175,7 +175,7 @@ async function upload(b, file, size) {
   const url = await new Promise((resolve, reject) => {
     const up = new Upload(createReadStream(file), {
       endpoint: new URL('/staff/tus', b.base).href,
-      chunkSize: Number(process.env.BENCH_CHUNK_MIB ?? 8) * MiB,
+      chunkSize: Number(process.env.BENCH_CHUNK_MIB ?? 64) * MiB,
       uploadSize: size,
       metadata: { filename: 'plan-1gb.bin', filetype: 'application/octet-stream' },
       headers: { cookie: b.cookieHeader(), 'Siegel-Csrf': csrf },

@@ -47,7 +47,7 @@
  * are cut off when the blob is reopened. Finishing appends the tail as the
  * final record and renames the part file to the sealed name.
  */
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { SiegelError } from '../errors.js';
 
 const FILE_KEY_INFO = 'siegel/file-key/v1';
@@ -93,16 +93,17 @@ function checkRecordSize(recordSize: number): boolean {
 export class BlobCipher {
   readonly header: Buffer;
   readonly recordSize: number;
-  private readonly recordKey: Buffer;
-  private readonly tailKey: Buffer;
+  // KeyObjects, not Buffers: node:crypto re-imports a Buffer key for every cipher (a record each 64 KiB).
+  private readonly recordKey: KeyObject;
+  private readonly tailKey: KeyObject;
   private readonly noncePrefix: Buffer;
 
   private constructor(header: Buffer, recordKey: Buffer, tailKey: Buffer) {
     this.header = header;
     this.recordSize = header.readUInt32BE(8);
     this.noncePrefix = header.subarray(28, 36);
-    this.recordKey = recordKey;
-    this.tailKey = tailKey;
+    this.recordKey = createSecretKey(recordKey);
+    this.tailKey = createSecretKey(tailKey);
   }
 
   /** A new blob: fresh salt and nonce prefix. */

@@ -82,7 +82,7 @@ export class LocalBlobAppender implements BlobAppender {
       const start = this.state;
       const file = await open(this.context.paths.part(this.id), 'r+');
       const hash = start.hash.copy();
-      let writer: RecordWriter;
+      let writer: RecordWriter | undefined;
       let received: Awaited<ReturnType<typeof pumpContent>>;
       try {
         await file.truncate(this.cipher.recordPosition(start.records));
@@ -98,6 +98,8 @@ export class LocalBlobAppender implements BlobAppender {
         await writer.flush();
         await file.sync();
       } catch (error) {
+        // A batch may still be on its way to the file: cut back only after it landed.
+        await writer?.abandon();
         await file.truncate(this.cipher.recordPosition(start.records)).catch(() => undefined);
         throw asStorageError(error);
       } finally {

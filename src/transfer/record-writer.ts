@@ -20,6 +20,8 @@ export class RecordWriter {
   private position: number;
   private batch: Buffer[] = [];
   private batchBytes = 0;
+  /** The batch being written while the next one is sealed (at most one: memory stays bounded). */
+  private inFlight: Promise<void> | undefined;
 
   /**
    * Continues after `records` full records (already in `file` and in
@@ -62,29 +64,58 @@ export class RecordWriter {
         this.enqueue(this.cipher.sealRecordParts(this.sealedRecords, false, this.pending));
         this.sealedRecords += 1;
         this.pendingLength = 0;
-        if (this.batchBytes >= WRITE_BATCH) await this.flush();
+        if (this.batchBytes >= WRITE_BATCH) await this.dispatch();
       }
     }
   }
 
-  /** Writes everything sealed so far to the file (not synced), gathered in one call rather than copied into one buffer. */
+  /** Writes everything sealed so far to the file (not synced). */
   async flush(): Promise<void> {
+    await this.dispatch();
+    await this.settle();
+  }
+
+  /** Waits for a write still under way, ignoring its failure: before the file is cut back after an error. */
+  async abandon(): Promise<void> {
+    this.batch = [];
+    this.batchBytes = 0;
+    await this.settle().catch(() => undefined);
+  }
+
+  /** Waits for the previous batch, then starts writing the current one without waiting for it. */
+  private async dispatch(): Promise<void> {
+    await this.settle();
     if (this.batch.length === 0) return;
     const batch = this.batch;
     const total = this.batchBytes;
+    const position = this.position;
     this.batch = [];
     this.batchBytes = 0;
-    const { bytesWritten } = await this.file.writev(batch, this.position);
+    this.position += total;
+    const write = this.writeBatch(batch, total, position);
+    // Observed now so a failure is never unhandled; thrown by the next settle().
+    write.catch(() => undefined);
+    this.inFlight = write;
+  }
+
+  private async settle(): Promise<void> {
+    const write = this.inFlight;
+    this.inFlight = undefined;
+    if (write) await write;
+  }
+
+  /** One batch in one gathered call rather than copied into one buffer. */
+  private async writeBatch(batch: Buffer[], total: number, position: number): Promise<void> {
+    const { bytesWritten } = await this.file.writev(batch, position);
     if (bytesWritten < total) {
       // A short write (rare for files): the rest in one piece.
       const rest = Buffer.concat(batch, total).subarray(bytesWritten);
       let written = 0;
       while (written < rest.length) {
-        const result = await this.file.write(rest, written, rest.length - written, this.position + bytesWritten + written);
+        const result = await this.file.write(rest, written, rest.length - written, position + bytesWritten + written);
         written += result.bytesWritten;
       }
     }
-    this.position += total;
   }
 
   /** Seals the unfinished record as the final one and writes it; the blob is complete after a sync. */

@@ -4,7 +4,9 @@
  * request) and binds it to what it may do; the tus hooks then read that
  * binding: who owns the share, where it came from, and what happens when
  * the last byte arrived. Errors from the catalog become their HTTP status
- * (413 limits, 507 disk space) with a short plain body.
+ * (413 limits, 507 disk space) with a short plain body. PATCH to an upload
+ * skips @tus/server (tus-patch.ts: straight from the Node request, same
+ * locker, same completion path).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MemoryLocker, Server, type Upload } from '@tus/server';
@@ -12,6 +14,7 @@ import { httpStatusFor, SiegelError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ShareOrigin } from '../../transfer/types.js';
 import { newSecret, type UploadResult, type Uploads, type UploadShareOptions } from '../../transfer/uploads.js';
+import { handleTusPatch, type TusAnswer } from './tus-patch.js';
 import { EncryptedUploadStore } from './tus-store.js';
 
 export interface TusBinding {
@@ -34,6 +37,19 @@ function nodeRequest(req: Request): IncomingMessage | undefined {
   return (req as Request & { runtime?: { node?: { req?: IncomingMessage } } }).runtime?.node?.req;
 }
 
+/** The upload token at the end of a PATCH's path; anything else is left to @tus/server (which answers 404). */
+function uploadIdOf(req: IncomingMessage): string | undefined {
+  const path = (req.url ?? '').split('?')[0] ?? '';
+  const id = /\/([A-Za-z0-9_-]{43})\/?$/.exec(path)?.[1];
+  return id;
+}
+
+/** A tus error object ({ status_code, body }) as thrown inside @tus/server; anything else is a 500. */
+function tusAnswer(err: unknown): TusAnswer {
+  const { status_code: status, body } = (err ?? {}) as { status_code?: unknown; body?: unknown };
+  return typeof status === 'number' && typeof body === 'string' ? { status, body } : { status: 500, body: 'Internal error\n' };
+}
+
 export function createTusEndpoint(options: { readonly path: string; readonly uploads: Uploads; readonly maxSize: number; readonly logger: Logger; readonly locker?: MemoryLocker }): TusEndpoint {
   const { uploads, logger } = options;
   const bindings = new WeakMap<IncomingMessage, TusBinding>();
@@ -43,10 +59,37 @@ export function createTusEndpoint(options: { readonly path: string; readonly upl
     if (!binding) throw { status_code: 403, body: 'Forbidden\n' };
     return binding;
   };
+  /** What the last byte of an upload leads to, whichever request carried it. */
+  const finishUpload = async (id: string, binding: TusBinding): Promise<void> => {
+    const result = await uploads.finish(id, binding.origin, binding.clientIp);
+    logger.info({ share: result.shareId, owner: binding.owner, size: result.size, origin: binding.origin }, 'upload became a share');
+    if (binding.finished) {
+      try {
+        await binding.finished(result);
+      } catch (err) {
+        logger.error({ share: result.shareId, err }, 'after-upload action failed');
+      }
+    }
+  };
+  /** Catalog errors become their status; other errors a logged 500; tus' own error objects are left to it (undefined). */
+  const answerFor = (err: unknown): TusAnswer | undefined => {
+    if (err instanceof SiegelError) {
+      const status = httpStatusFor(err);
+      if (status >= 500 && status !== 507) logger.error({ code: err.code, err }, 'upload failed');
+      else logger.info({ code: err.code, detail: err.message }, 'upload refused');
+      return { status, body: `${err.code}\n` };
+    }
+    if (err instanceof Error) {
+      logger.error({ err }, 'upload failed');
+      return { status: 500, body: 'Internal error\n' };
+    }
+    return undefined;
+  };
+  const locker = options.locker ?? new MemoryLocker();
   const server = new Server({
     path: options.path,
     datastore: new EncryptedUploadStore(uploads),
-    locker: options.locker ?? new MemoryLocker(),
+    locker,
     maxSize: options.maxSize,
     // Same origin only: no Access-Control-Allow-Origin at all.
     allowedOrigins: [],
@@ -68,34 +111,26 @@ export function createTusEndpoint(options: { readonly path: string; readonly upl
       return {};
     },
     onUploadFinish: async (req: Request, upload: Upload) => {
-      const binding = bindingOf(req);
-      const result = await uploads.finish(upload.id, binding.origin, binding.clientIp);
-      logger.info({ share: result.shareId, owner: binding.owner, size: result.size, origin: binding.origin }, 'upload became a share');
-      if (binding.finished) {
-        try {
-          await binding.finished(result);
-        } catch (err) {
-          logger.error({ share: result.shareId, err }, 'after-upload action failed');
-        }
-      }
+      await finishUpload(upload.id, bindingOf(req));
       return {};
     },
     onResponseError: (_req, err) => {
-      if (err instanceof SiegelError) {
-        const status = httpStatusFor(err);
-        if (status >= 500 && status !== 507) logger.error({ code: err.code, err }, 'upload failed');
-        else logger.info({ code: err.code, detail: err.message }, 'upload refused');
-        return { status_code: status, body: `${err.code}\n` };
-      }
-      if (err instanceof Error) {
-        logger.error({ err }, 'upload failed');
-        return { status_code: 500, body: 'Internal error\n' };
-      }
-      return undefined;
+      const answer = answerFor(err);
+      return answer === undefined ? undefined : { status_code: answer.status, body: answer.body };
     },
   });
   return {
     async handle(req, res, binding) {
+      const id = req.method === 'PATCH' ? uploadIdOf(req) : undefined;
+      if (id !== undefined) {
+        await handleTusPatch(req, res, id, {
+          uploads,
+          locker,
+          answerFor: (err) => answerFor(err) ?? tusAnswer(err),
+          finished: (upload) => finishUpload(upload, binding),
+        });
+        return;
+      }
       bindings.set(req, binding);
       await server.handle(req, res);
     },
