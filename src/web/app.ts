@@ -44,5 +44,12 @@ export function createWebApp(deps: WebDeps): express.Express {
 
 /** The feature routers, in order; the staff area adds its router here. */
 function featureRouters(ctx: WebContext): express.Router[] {
-  return [downloadRoutes(ctx), ...(ctx.deps.staff ? [createStaffRouter(ctx, ctx.deps.staff)] : [])];
+  return [downloadRoutes(ctx), ...(ctx.deps.staff ? [createStaffRouter(ctx, ctx.deps.staff), startPage()] : [])];
+}
+
+/** Whoever opens the bare address (a newcomer, a bookmark) lands in the staff area; partners only ever get link addresses. */
+function startPage(): express.Router {
+  const router = express.Router();
+  router.get('/', (_req, res) => res.redirect(303, '/staff'));
+  return router;
 }

@@ -121,6 +121,14 @@ describe('staff area', () => {
     await test.stop();
   });
 
+  it('leads the bare address to the staff area and from there to the sign-in page', async () => {
+    const start = await fetch(`${test.base}/`, { redirect: 'manual' });
+    expect(start.status).toBe(303);
+    expect(start.headers.get('location')).toBe('/staff');
+    const staff = await fetch(`${test.base}/staff`, { redirect: 'manual' });
+    expect(staff.headers.get('location')).toMatch(/\/staff\/sign-in$/);
+  });
+
   describe('sign-in', () => {
     it('mails a one-time link that a GET does not use up and a POST turns into a session', async () => {
       const jar = new CookieJar();
