@@ -23,6 +23,8 @@ import { health } from './commands/health.js';
 import { EX_CONFIG, outboundFilter } from './commands/outbound.js';
 import { inboundFilter } from './commands/inbound.js';
 import { passwd } from './commands/passwd.js';
+import { policyCheck } from './commands/policy-check.js';
+import { policyExplain } from './commands/policy-explain.js';
 import { serve } from './commands/serve.js';
 
 export interface CliIo {
@@ -189,6 +191,20 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     .option('--owner <addr>', 'only if the share belongs to this owner')
     .action(
       run(async (id: string, opts: ConfigOptions & { owner?: string }) => filesRevoke(await context(opts, 'warn'), id, opts.owner === undefined ? {} : { owner: opts.owner })),
+    );
+
+  const policy = program.command('policy').description('policy files: validate them, and see which rule decides what for a message');
+  withConfig(policy.command('check').description('validate the policy directory (config key policies); exit 1 and file:line: key: message for each problem'))
+    .action(run(async (opts: ConfigOptions) => policyCheck(await context(opts, 'warn'))));
+  withConfig(policy.command('explain').description('show which rule matches each recipient and the decision'))
+    .requiredOption('--from <addr>', 'sender address')
+    .requiredOption('--to <addr...>', 'recipient addresses (each is matched on its own)')
+    .addOption(new Option('--direction <dir>', 'outbound (out) or inbound (in) mail').choices(['out', 'in', 'outbound', 'inbound']).default('out'))
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (opts: ConfigOptions & { from: string; to: string[]; direction: string; json?: boolean }) =>
+        policyExplain(await context(opts, 'warn'), { from: opts.from, to: opts.to, direction: opts.direction, json: opts.json }),
+      ),
     );
 
   // Needs no config: it only hashes what it reads.

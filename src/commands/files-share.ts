@@ -8,7 +8,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { formatDuration } from './files-durations.js';
+import { formatDuration } from '../config/format-duration.js';
 import { parseDuration } from '../config/units.js';
 import type { CreatedShare } from '../transfer/types.js';
 import { ExitCode, type CommandContext } from './context.js';

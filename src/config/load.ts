@@ -139,6 +139,7 @@ function resolvePaths(config: Config, baseDir: string): Config {
     ...config,
     dataDir,
     trustAnchors: abs(config.trustAnchors),
+    policies: abs(config.policies),
     masterKeyFile: config.masterKeyFile ? abs(config.masterKeyFile) : undefined,
     authservId: config.authservId ?? config.hostname ?? os.hostname(),
     ldap: { ...config.ldap, passwordFile: config.ldap.passwordFile ? abs(config.ldap.passwordFile) : undefined },

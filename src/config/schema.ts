@@ -129,6 +129,8 @@ export const configSchema = z
     masterKeyFile: z.string().optional(),
     /** Mail domains of the administration (staff senders). */
     internalDomains: z.array(z.string()).default([]),
+    /** Directory of policy files (*.yaml): who signs, what is encrypted, what happens without a certificate. */
+    policies: z.string().min(1).default('policies'),
     /** authserv-id for Authentication-Results headers. */
     authservId: z.string().optional(),
     /** Host name in SMTP greetings. */
