@@ -109,7 +109,8 @@ export function formatAuthenticationResults(authservId: string, results: readonl
   if (results.length === 0) words.push('none');
   results.forEach((info, index) => {
     const resinfo: string[] = [`smime=${info.result}`];
-    if (info.comment !== undefined) resinfo.push(comment(info.comment));
+    // A comment may be folded between its words (FWS is allowed inside comments, RFC 5322 3.2.2).
+    if (info.comment !== undefined) resinfo.push(...comment(info.comment).split(' ').filter((word) => word !== ''));
     if (info.reason !== undefined) resinfo.push(`reason=${quoted(info.reason)}`);
     const props = info.properties ?? {};
     for (const key of ['body.smime-identifier', 'body.smime-part', 'body.smime-serial', 'body.smime-issuer'] as const) {

@@ -40,7 +40,7 @@ let server: ServeHandle;
 beforeAll(async () => {
   f = await inboundFixtures();
   hop = await startFakeNextHop();
-  const smtp = ['smtp:', '  submission:', '    listen: 127.0.0.1:0', `    relay: ${hop.url}`, '  inbound:', '    listen: 127.0.0.1:0', `    relay: ${hop.url}`, '    nextHop: { timeout: 20s }'].join('\n');
+  const smtp = ['smtp:', '  submission:', '    listen: 127.0.0.1:0', `    relay: ${hop.url}`, '  inbound:', '    listen: 127.0.0.1:0', `    relay: ${hop.url}`, '    nextHop: { timeout: 20s }', 'web:', '  listen: 127.0.0.1:0'].join('\n');
   gw = await createGateway(f, smtp);
   const config = loadConfig({ file: gw.configFile, env: {} });
   server = await startServer({ config, stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough(), env: {}, logger: silentLogger(), now: () => AT });
