@@ -24,6 +24,10 @@ export const errorCatalog = {
   TOO_MANY_RECIPIENTS: { smtp: 452, enhanced: '4.5.3', http: 400, text: 'Too many recipients' },
   RECIPIENT_NEEDS_OWN_TRANSACTION: { smtp: 452, enhanced: '4.5.3', http: 400, text: 'Recipient needs a separate transaction, send it again' },
   RELAY_DENIED: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'Relay access denied: recipient domain not served here' },
+  // Policy (issue 6): the refusal's SmtpReply names the recipient or sender and the rule, e.g. "Policy requires encryption, no certificate for a@b (rule ...)".
+  POLICY_REFUSED: { smtp: 550, enhanced: '5.7.1', http: 403, text: 'Message refused by policy' },
+  // Only `siegel outbound` meets it (the SMTP edge splits such recipients with 452 4.5.3 at RCPT time).
+  POLICY_RECIPIENTS_MIXED: { smtp: 554, enhanced: '5.5.3', http: 400, text: 'Recipients fall under different policies, send one message per policy' },
   MESSAGE_TOO_LARGE: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'Message size exceeds fixed maximum message size' },
   FILE_TOO_LARGE: { smtp: 552, enhanced: '5.3.4', http: 413, text: 'File size exceeds the maximum file size' },
   QUOTA_EXCEEDED: { smtp: 552, enhanced: '5.2.2', http: 413, text: 'Storage quota for shared files exceeded' },
@@ -47,6 +51,7 @@ export const errorCatalog = {
   CONFIG_INVALID: { smtp: 451, enhanced: '4.3.5', http: 500, text: 'Configuration error' },
   ENROLL_REJECTED: { smtp: 554, enhanced: '5.7.0', http: 400, text: 'Identity rejected' },
   CERTIFICATE_REJECTED: { smtp: 554, enhanced: '5.7.0', http: 400, text: 'Certificate rejected' },
+  SIGNATURE_REJECTED: { smtp: 550, enhanced: '5.7.7', http: 422, text: 'Message rejected: its S/MIME signature does not verify' },
   NOT_FOUND: { smtp: 550, enhanced: '5.1.1', http: 404, text: 'Not found' },
 } as const satisfies Record<string, CatalogEntry>;
 

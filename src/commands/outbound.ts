@@ -4,7 +4,7 @@
  * 75 (EX_TEMPFAIL) try again later, 65 (EX_DATAERR) the input cannot be
  * processed, 78 (EX_CONFIG) the configuration cannot be loaded. Nothing is written on failure, so the caller keeps the message.
  */
-import { errorCatalog, errorMessage, SiegelError } from '../errors.js';
+import { errorCatalog, errorMessage, SiegelError, smtpReplyFor } from '../errors.js';
 import { createOutboundPipeline } from '../pipeline/outbound.js';
 import { openKeystore } from '../keystore/open.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
@@ -20,6 +20,7 @@ import { randomQueueId } from '../pipeline/queue-id.js';
 import { pipelineMessage, writeChunks } from '../pipeline/message.js';
 import { openTransferService } from '../transfer/open.js';
 import type { TransferService } from '../transfer/types.js';
+import { PolicyHolder } from '../policy/reload.js';
 
 export const EX_DATAERR = 65;
 export const EX_TEMPFAIL = 75;
@@ -31,6 +32,14 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
   let harvested: SqliteHarvestedStore | undefined;
   let transfer: TransferService | undefined;
   let directory: DirectoryLookup | undefined;
+  let policies: PolicyHolder;
+  try {
+    // The rules of policies/ (issue 6); a broken file is a configuration error, the message waits for the fix.
+    policies = PolicyHolder.open(ctx.config.policies);
+  } catch (err) {
+    ctx.stderr.write(`siegel outbound: ${errorMessage(err)}\n`);
+    return EX_CONFIG;
+  }
   try {
     // Inside the try: a missing master key or an unopenable database is a
     // temporary failure (75) like any other, not an exit 1 outside the
@@ -52,6 +61,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
       encryptionCertificate: withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger),
       now: ctx.now,
       ...(transfer ? { transfer } : {}),
+      policies,
     });
     const queueId = randomQueueId();
     const result = await pipeline(pipelineMessage(envelope, raw), queueId);
@@ -61,7 +71,11 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     ctx.logger.info({ queueId, from: envelope.mailFrom, to: envelope.rcptTo, actions: result.actions.map((a) => `${a.stage}:${a.action}`), ...(Object.keys(details).length > 0 ? { details } : {}) }, 'outbound filter');
     return 0;
   } catch (err) {
-    ctx.stderr.write(`siegel outbound: ${errorMessage(err)}\n`);
+    // A policy refusal prints the SMTP reply an MTA would give ("550 5.7.1 Policy requires encryption, ..."), as the issue asks.
+    const refusal = err instanceof SiegelError && err.code === 'POLICY_REFUSED' ? smtpReplyFor(err) : undefined;
+    ctx.stderr.write(`siegel outbound: ${refusal ? `${refusal.code} ${refusal.enhanced} ${refusal.text}` : errorMessage(err)}\n`);
+    // The full reason (rule, and a note such as link delivery not built yet) for the log; stderr above stays the one reply line.
+    if (refusal) ctx.logger.info({ refused: errorMessage(err) }, 'outbound filter refused by policy');
     const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {

@@ -11,6 +11,9 @@ import { createOutboundPipeline, outboundRecipientGroup } from '../pipeline/outb
 import { firstFound, harvestedCertificates } from '../pipeline/encryption-lookup.js';
 import { openDirectoryLookup } from '../directory/open.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
+import { inboundRecipientGroup } from '../pipeline/inbound/policy.js';
+import { openQuarantineHop, withQuarantine } from '../pipeline/inbound/policy-quarantine.js';
+import { openServePolicies } from '../policy/serve-reload.js';
 import { DIGEST_STATE_FILE, startExpiryMonitor } from '../lifecycle/expiry-monitor.js';
 import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
 import { createRevocationChecker, withRecipientRevocation } from '../pki/revocation/open.js';
@@ -34,6 +37,8 @@ export interface ServeHandle {
 /** Starts everything; resolves once listening. */
 export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   const { config, logger } = ctx;
+  // The policies first: a broken policy fails the start before anything is opened. Reloaded on SIGHUP and file change.
+  const policies = openServePolicies(config.policies, logger);
   const anchors = loadConfiguredAnchors(config, logger);
   // Recipients without a harvested certificate are looked up in the configured LDAP directories (one cache for all
   // listeners); created before anything is opened, as a bad ldap.* config fails the start.
@@ -63,19 +68,29 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     hostname: config.hostname ?? 'localhost',
     logger,
     // With the exchange: large attachments leave as links (the notifier's own mail above never needs that).
-    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: recipientCertificates, now: ctx.now, transfer }),
-    recipientGroup: outboundRecipientGroup(config, recipientCertificates, ctx.now),
+    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: recipientCertificates, now: ctx.now, transfer, policies }),
+    // Recipients of different policy decisions (or signature forms, or certificate known or not) get their own transactions.
+    recipientGroup: outboundRecipientGroup(config, recipientCertificates, ctx.now, policies),
     nextHop: submissionHop,
     now: ctx.now,
   });
-  const inboundHop = createNextHop(config.smtp.inbound.relay, config.smtp.inbound.nextHop, logger);
+  // Mail whose signature fails under a rule with onFail: quarantine goes to inbound.quarantine instead of the internal server.
+  const inboundRoute = withQuarantine(
+    createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation, policies: policies.current }),
+    createNextHop(config.smtp.inbound.relay, config.smtp.inbound.nextHop, logger),
+    openQuarantineHop(config, logger),
+    logger,
+  );
+  const inboundHop = inboundRoute.nextHop;
   const inbound = createSmtpListener({
     name: 'inbound',
     config: config.smtp.inbound,
     hostname: config.hostname ?? 'localhost',
     logger,
-    process: createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation }),
+    process: inboundRoute.process,
     checkRecipient: recipientDomainCheck(config.inbound.recipientDomains ?? config.internalDomains),
+    // Recipients matching different inbound rules get their own transactions (452 4.5.3).
+    recipientGroup: inboundRecipientGroup(policies.current, config),
     nextHop: inboundHop,
     now: ctx.now,
   });
@@ -109,6 +124,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     }
   } catch (err) {
     // A failed start (no master key, port taken) must not leave the database open.
+    policies.close();
     await submissionHop.close();
     await inboundHop.close();
     await directory?.close();
@@ -151,6 +167,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       await directory?.close();
       await harvested.close();
       await keystore.close();
+      policies.close();
     },
   };
 }

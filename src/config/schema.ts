@@ -182,6 +182,8 @@ export const configSchema = z
           .prefault({}),
         /** Only these recipient domains are relayed (default: internalDomains; empty = any). */
         recipientDomains: z.array(z.string()).optional(),
+        /** Where policies with onFail: quarantine put failed mail (maildir: relative to dataDir, or smtp://). */
+        quarantine: z.string().min(1).default('maildir:mail/quarantine'),
       })
       .strict()
       .prefault({}),

@@ -15,6 +15,9 @@ import { createAnnotateStage } from './inbound/annotate.js';
 import { NO_FINDINGS, type InboundMessage } from './inbound/findings.js';
 import { createHarvestStage } from './inbound/harvest-signer.js';
 import { createOpenLayersStage } from './inbound/open-layers.js';
+import { configWithDecision, inboundChoice, type PolicySource } from './inbound/policy.js';
+import { applyFailAction } from './inbound/policy-fail.js';
+import { emptyPolicy } from '../policy/load.js';
 import { createStripForgedStage } from './inbound/strip-forged.js';
 import { runStages } from './run.js';
 import type { PipelineMessage, PipelineResult, Stage, StageResult } from './types.js';
@@ -27,6 +30,8 @@ export interface InboundDeps {
   readonly now: () => Date;
   /** One checker per process (its caches are shared); no revocation checking when absent. */
   readonly revocation?: RevocationChecker;
+  /** The policies in force (read per message, so a reload applies to the next one); absent: the default decision. */
+  readonly policies?: PolicySource;
 }
 
 /** authservId, else hostname, else the system host name (docs/configuration.md). */
@@ -54,8 +59,14 @@ export function inboundStages(deps: InboundDeps): Stage<InboundMessage>[] {
 }
 
 export function createInboundPipeline(deps: InboundDeps): (message: PipelineMessage, queueId: string) => Promise<PipelineResult<InboundMessage>> {
-  const stages = inboundStages(deps);
-  return (message, queueId) => runStages(stages, { ...message, findings: NO_FINDINGS }, { queueId, now: deps.now });
+  const policies = deps.policies ?? (() => emptyPolicy(deps.config.policies));
+  return async (message, queueId) => {
+    // The rule's RSA floor and subject tags apply to this message's stages (they are cheap to make).
+    const choice = inboundChoice(policies(), deps.config, message.envelope);
+    const stages = inboundStages({ ...deps, config: configWithDecision(deps.config, choice.decision) });
+    const result = await runStages(stages, { ...message, findings: NO_FINDINGS }, { queueId, now: deps.now });
+    return applyFailAction(result, choice);
+  };
 }
 
 /**

@@ -14,6 +14,8 @@ import { createOffloadStage } from './stages/offload.js';
 import { createSignStage, signingForm } from './stages/sign.js';
 import type { PipelineMessage, PipelineResult, Stage } from './types.js';
 import type { TransferService } from '../transfer/types.js';
+import { decide } from '../policy/match.js';
+import { createPolicyStage, messagePolicy, policyKey, type MessagePolicy, type PolicySource } from './stages/policy.js';
 
 export interface OutboundDeps {
   readonly config: Config;
@@ -23,31 +25,40 @@ export interface OutboundDeps {
   readonly now: () => Date;
   /** The large-file exchange; present, large attachments leave as links (offloading before signing). */
   readonly transfer?: TransferService;
+  /** The rules of `policies/` (issue 6); absent, the config alone decides, as before policies. */
+  readonly policies?: PolicySource;
 }
 
 const NO_CERTIFICATES: EncryptionCertificateLookup = () => Promise.resolve(undefined);
 
-export function outboundStages(deps: OutboundDeps): Stage<OutboundMessage>[] {
+/** `policy`: the decision for the message at hand (one set of stages per message then). */
+export function outboundStages(deps: OutboundDeps, policy?: MessagePolicy): Stage<OutboundMessage>[] {
   const { config } = deps;
   const senders = config.smtp.submission.auth.senders;
+  const decided = policy ? { policy } : {};
   return [
+    // First, so the log line names the rule even when a later stage refuses the message.
+    ...(policy ? [createPolicyStage<OutboundMessage>(policy)] : []),
     // Only when logins are bound to senders; otherwise it would add nothing but a log entry.
     ...(senders ? [carryingFindings(createAuthorizeSenderStage({ senders, maxHeaderSize: config.limits.headerSize }))] : []),
     // Before signing, so the notes that replace large attachments are signed too.
     ...(deps.transfer
-      ? [createOffloadStage({ threshold: config.largeFiles.threshold, internalDomains: config.internalDomains, limits: config.limits, transfer: deps.transfer })]
+      ? [createOffloadStage({ threshold: policy?.decision.largeFiles.threshold ?? config.largeFiles.threshold, internalDomains: config.internalDomains, limits: config.limits, transfer: deps.transfer })]
       : []),
-    carryingFindings(createSignStage({ signing: config.signing, limits: config.limits, identities: deps.identities })),
-    createEncryptStage({ encryption: config.encryption, limits: config.limits, certificateFor: deps.encryptionCertificate ?? NO_CERTIFICATES }),
+    carryingFindings(createSignStage({ signing: config.signing, limits: config.limits, identities: deps.identities, ...decided })),
+    createEncryptStage({ encryption: config.encryption, limits: config.limits, certificateFor: deps.encryptionCertificate ?? NO_CERTIFICATES, ...decided }),
   ];
 }
 
 export function createOutboundPipeline(deps: OutboundDeps): (message: PipelineMessage, queueId: string) => Promise<PipelineResult> {
-  const stages = outboundStages(deps);
+  const fixed = deps.policies ? undefined : outboundStages(deps);
   const { headerSize } = deps.config.limits;
-  return (message, queueId) => {
+  const { policies } = deps;
+  return async (message, queueId) => {
     // Once, on arrival: after signing, our signature and the client's look alike.
     const arrived: OutboundMessage = { ...message, clientSmime: detectClientSmime(leadingBytes(message, headerSize)) };
+    // Decided once per message against the policy in force now (a reload mid-message does not mix two policies).
+    const stages = fixed ?? outboundStages(deps, policies && messagePolicy(policies, deps.config, message.envelope));
     return runStages(stages, arrived, { queueId, now: deps.now });
   };
 }
@@ -62,11 +73,16 @@ export function outboundRecipientGroup(
   config: Config,
   encryptionCertificate?: EncryptionCertificateLookup,
   now: () => Date = () => new Date(),
+  policies?: PolicySource,
 ): (mailFrom: string, recipient: string) => Promise<string> {
-  return async (_mailFrom, recipient) => {
+  return async (mailFrom, recipient) => {
     const form = signingForm(config.signing, [recipient]);
-    // Disabled, certificates make no difference: no look-up, no split.
-    if (!config.encryption.enabled || !encryptionCertificate) return `${form}:plain`;
-    return `${form}:${(await encryptionCertificate(recipient, now())) ? 'encrypt' : 'plain'}`;
+    // With policies, recipients of different decisions (rule, sign, encrypt, ...) never share a transaction either.
+    const decision = policies && decide(policies.current(), { direction: 'outbound', from: mailFrom, to: [recipient] }, config)[0];
+    const ruled = decision ? `:${policyKey(decision)}` : '';
+    const encrypting = decision ? decision.decision.encrypt !== 'never' : config.encryption.enabled;
+    // Not encrypting, certificates make no difference: no look-up, no split.
+    if (!encrypting || !encryptionCertificate) return `${form}:plain${ruled}`;
+    return `${form}:${(await encryptionCertificate(recipient, now())) ? 'encrypt' : 'plain'}${ruled}`;
   };
 }

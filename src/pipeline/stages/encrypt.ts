@@ -24,26 +24,38 @@ import type { OutboundMessage } from '../outbound-message.js';
 import type { Stage, StageResult } from '../types.js';
 import { detectClientSmime } from './detect-client-smime.js';
 import { canonicalEntity, splitSignedMessage, type EncryptableEntity } from './encryptable-entity.js';
+import { policyRefusal, ruleLabel, type MessagePolicy } from './policy.js';
 
 export interface EncryptStageOptions {
   readonly encryption: Config['encryption'];
   readonly limits: Config['limits'];
   readonly certificateFor: EncryptionCertificateLookup;
+  /** The policy decision for this message (issue 6); absent, `encryption.enabled` decides as before policies. */
+  readonly policy?: MessagePolicy;
 }
 
 type Detail = Record<string, string | number>;
 
 export function createEncryptStage(options: EncryptStageOptions): Stage<OutboundMessage> {
-  const { encryption, limits, certificateFor } = options;
+  const { encryption, limits, certificateFor, policy } = options;
+  const mode = policy?.decision.encrypt;
+  const ruled: Detail = policy ? { rule: ruleLabel(policy) } : {};
   return {
     name: 'encrypt',
     async run(message, context): Promise<StageResult<OutboundMessage>> {
       const unchanged = (action: string, detail?: Detail): StageResult<OutboundMessage> => ({
         message,
-        action: { stage: 'encrypt', action, ...(detail ? { detail } : {}) },
+        action: { stage: 'encrypt', action, ...(detail || policy ? { detail: { ...detail, ...ruled } } : {}) },
       });
-      if (!encryption.enabled) return unchanged('disabled');
-      if (message.clientSmime) return unchanged('client-smime', { form: message.clientSmime });
+      if (mode === 'never') return unchanged('policy-never');
+      if (!policy && !encryption.enabled) return unchanged('disabled');
+      if (message.clientSmime) {
+        // The client's own S/MIME is never altered (rule 9); "required" then needs the client to have encrypted.
+        if (mode === 'required' && message.clientSmime !== 'enveloped') {
+          throw policyRefusal(`Policy requires encryption, the client signed the message without encrypting it (rule ${ruleLabel(policy)})`);
+        }
+        return unchanged('client-smime', { form: message.clientSmime });
+      }
       const addresses = [...new Set(message.envelope.rcptTo.map((a) => a.trim().toLowerCase()))];
       if (addresses.length === 0) return unchanged('no-recipients');
 
@@ -54,13 +66,19 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
       const without = addresses.length - certificates.length;
       // Why a found certificate was refused (revoked) or used with an unknown revocation status.
       const revocation: Detail = notes.length > 0 ? { revocation: notes.join('; ') } : {};
+      if (without > 0 && mode === 'required') {
+        const missing = addresses.filter((_, i) => found[i] === undefined).join(', ');
+        const text = `Policy requires encryption, no certificate for ${missing} (rule ${ruleLabel(policy)})`;
+        // onMissingCertificate: link (the whole message as a large-file share) is not built yet: refusing keeps "required" true.
+        throw policyRefusal(text, policy?.decision.onMissingCertificate === 'link' ? 'onMissingCertificate: link delivery is not implemented yet, refused instead' : undefined);
+      }
       if (without > 0) return unchanged('no-certificate', { without, recipients: addresses.length, ...revocation });
 
       const parts = await encryptable(message, limits);
       const recipients = uniqueByFingerprint(certificates).map((c) => ({ certificate: c.certificate, capabilities: c.capabilities }));
       let der: Buffer;
       try {
-        der = await encryptEnvelope(parts.entity, recipients, { prefer: encryption.contentEncryption });
+        der = await encryptEnvelope(parts.entity, recipients, { prefer: policy?.decision.contentEncryption ?? encryption.contentEncryption });
       } catch (err) {
         // 451: the client keeps the message and retries; the detail names the cause for the admin.
         throw new SiegelError('ENCRYPTION_FAILED', `cannot encrypt to ${addresses.join(', ')}: ${errorMessage(err)}`, { cause: err });
@@ -71,7 +89,7 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
         action: {
           stage: 'encrypt',
           action: 'encrypted',
-          detail: { content: authenticated ? 'aes-256-gcm' : 'aes-256-cbc', recipients: addresses.length, ...keyManagementCounts(recipients), ...revocation },
+          detail: { content: authenticated ? 'aes-256-gcm' : 'aes-256-cbc', recipients: addresses.length, ...keyManagementCounts(recipients), ...revocation, ...ruled },
         },
       };
     },

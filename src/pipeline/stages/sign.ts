@@ -12,32 +12,47 @@ import { signContent } from '../../smime/sign.js';
 import { contiguous, leadingBytes, pipelineMessage } from '../message.js';
 import type { Stage, StageResult } from '../types.js';
 import { detectClientSmime } from './detect-client-smime.js';
+import { policyRefusal, ruleLabel, type MessagePolicy } from './policy.js';
 
 export interface SignStageOptions {
   readonly signing: Config['signing'];
   readonly limits: Config['limits'];
   readonly identities: SigningIdentityResolver;
+  /** The policy decision for this message (issue 6); absent, `signing.enabled` decides as before policies. */
+  readonly policy?: MessagePolicy;
 }
 
 export function createSignStage(options: SignStageOptions): Stage {
-  const { signing, limits, identities } = options;
+  const { signing, limits, identities, policy } = options;
+  const mode = policy?.decision.sign;
+  // The rule's name in every outcome, so the log line says why a message was (not) signed.
+  const ruled: Record<string, string> = policy ? { rule: ruleLabel(policy) } : {};
   return {
     name: 'sign',
     async run(message, context): Promise<StageResult> {
       const unchanged = (action: string, detail?: Record<string, string>): StageResult => ({
         message,
-        action: { stage: 'sign', action, ...(detail ? { detail } : {}) },
+        action: { stage: 'sign', action, ...(detail || policy ? { detail: { ...detail, ...ruled } } : {}) },
       });
-      if (!signing.enabled) return unchanged('disabled');
+      if (mode === 'never') return unchanged('policy-never');
+      if (!policy && !signing.enabled) return unchanged('disabled');
       const head = leadingBytes(message, limits.headerSize);
       const clientSmime = detectClientSmime(head);
       if (clientSmime) return unchanged('client-smime', { form: clientSmime });
 
-      const sender = senderMailbox(head);
-      if (!sender) return unchanged('no-sender');
+      // signAs: a staff member's mail signed with the functional mailbox's identity it is sent for.
+      const sender = policy?.decision.signAs ?? senderMailbox(head);
+      if (!sender) {
+        if (mode === 'always') throw policyRefusal(`Policy requires a signature, the From field names no single sender (rule ${ruleLabel(policy)})`);
+        return unchanged('no-sender');
+      }
       const now = context.now();
       const identity = await identities.signingIdentity(sender, now);
-      if (!identity) return unchanged('no-identity', { sender });
+      if (!identity) {
+        // Permanent: retrying does not enrol the mailbox; the sender learns at once instead of after days of retries.
+        if (mode === 'always') throw policyRefusal(`Policy requires a signature, no signing identity for ${sender} (rule ${ruleLabel(policy)})`);
+        return unchanged('no-identity', { sender });
+      }
 
       checkHeaderFields(head);
       const prepared = await prepareForSigning(contiguous(message), {
@@ -57,7 +72,7 @@ export function createSignStage(options: SignStageOptions): Stage {
         action: {
           stage: 'sign',
           action: opaque ? 'signed-opaque' : 'signed',
-          detail: { signer: identity.mailbox, converted: prepared.changed },
+          detail: { signer: identity.mailbox, converted: prepared.changed, ...ruled },
         },
       };
     },
