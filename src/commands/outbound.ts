@@ -21,6 +21,9 @@ import { pipelineMessage, writeChunks } from '../pipeline/message.js';
 import { openTransferService } from '../transfer/open.js';
 import type { TransferService } from '../transfer/types.js';
 import { PolicyHolder } from '../policy/reload.js';
+import { decide } from '../policy/match.js';
+import { createMailNotifier } from '../transfer/mail-notifier.js';
+import { createNextHop, type NextHop } from '../smtp/next-hop.js';
 
 export const EX_DATAERR = 65;
 export const EX_TEMPFAIL = 75;
@@ -33,6 +36,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
   let transfer: TransferService | undefined;
   let directory: DirectoryLookup | undefined;
   let policies: PolicyHolder;
+  let notifierHop: NextHop | undefined;
   try {
     // The rules of policies/ (issue 6); a broken file is a configuration error, the message waits for the fix.
     policies = PolicyHolder.open(ctx.config.policies);
@@ -52,15 +56,27 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     directory = openDirectoryLookup(ctx.config, { logger: ctx.logger, now: ctx.now, anchors });
     const raw = await readAll(ctx.stdin, ctx.config.smtp.submission.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
-    // Large attachments leave as links; no attachment can be larger than the whole message.
-    if (raw.length > ctx.config.largeFiles.threshold) transfer = openTransferService(ctx.config, { logger: ctx.logger, now: ctx.now });
+    // Large attachments leave as links; no attachment can be larger than the whole message. A rule with
+    // onMissingCertificate: link may store the whole message as a link too.
+    const linkRules = decide(policies.current(), { direction: 'outbound', from: envelope.mailFrom, to: envelope.rcptTo }, ctx.config).some(
+      ({ decision }) => decision.encrypt === 'required' && decision.onMissingCertificate === 'link',
+    );
+    if (raw.length > ctx.config.largeFiles.threshold || linkRules) transfer = openTransferService(ctx.config, { logger: ctx.logger, now: ctx.now });
+    const encryptionCertificate = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger);
+    // The password of a link delivery reaches the sender as `siegel serve` sends it: a mail through the outbound
+    // pipeline (signed when its sender is enrolled) to the submission next hop, not through the caller of the filter.
+    notifierHop = linkRules ? createNextHop(ctx.config.smtp.submission.relay, ctx.config.smtp.submission.nextHop, ctx.logger) : undefined;
+    const notifier = notifierHop
+      ? createMailNotifier({ config: ctx.config, outbound: createOutboundPipeline({ config: ctx.config, identities: keystore, encryptionCertificate, now: ctx.now }), nextHop: notifierHop, logger: ctx.logger, now: ctx.now })
+      : undefined;
     const pipeline = createOutboundPipeline({
       config: ctx.config,
       identities: keystore,
       // Revoked recipient certificates are never used (issue 5); the trust anchors give their issuers.
-      encryptionCertificate: withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger),
+      encryptionCertificate,
       now: ctx.now,
       ...(transfer ? { transfer } : {}),
+      ...(notifier ? { notifier } : {}),
       policies,
     });
     const queueId = randomQueueId();
@@ -79,6 +95,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const permanent = err instanceof SiegelError && errorCatalog[err.code].smtp >= 500;
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
+    await notifierHop?.close();
     await transfer?.close();
     await directory?.close();
     await harvested?.close();

@@ -67,8 +67,9 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     config: config.smtp.submission,
     hostname: config.hostname ?? 'localhost',
     logger,
-    // With the exchange: large attachments leave as links (the notifier's own mail above never needs that).
-    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: recipientCertificates, now: ctx.now, transfer, policies }),
+    // With the exchange: large attachments leave as links (the notifier's own mail above never needs that), and under
+    // onMissingCertificate: link whole messages, their passwords mailed to the sender by the notifier.
+    process: createOutboundPipeline({ config, identities: keystore, encryptionCertificate: recipientCertificates, now: ctx.now, transfer, policies, notifier }),
     // Recipients of different policy decisions (or signature forms, or certificate known or not) get their own transactions.
     recipientGroup: outboundRecipientGroup(config, recipientCertificates, ctx.now, policies),
     nextHop: submissionHop,

@@ -10,10 +10,11 @@ import { runStages } from './run.js';
 import { createAuthorizeSenderStage } from './stages/authorize-sender.js';
 import { detectClientSmime } from './stages/detect-client-smime.js';
 import { createEncryptStage } from './stages/encrypt.js';
+import { createLinkDelivery } from './stages/link-delivery.js';
 import { createOffloadStage } from './stages/offload.js';
 import { createSignStage, signingForm } from './stages/sign.js';
 import type { PipelineMessage, PipelineResult, Stage } from './types.js';
-import type { TransferService } from '../transfer/types.js';
+import type { Notifier, TransferService } from '../transfer/types.js';
 import { decide } from '../policy/match.js';
 import { createPolicyStage, messagePolicy, policyKey, type MessagePolicy, type PolicySource } from './stages/policy.js';
 
@@ -27,6 +28,8 @@ export interface OutboundDeps {
   readonly transfer?: TransferService;
   /** The rules of `policies/` (issue 6); absent, the config alone decides, as before policies. */
   readonly policies?: PolicySource;
+  /** Mails senders the password of a message delivered as a link (onMissingCertificate: link); needs `transfer` too. */
+  readonly notifier?: Notifier;
 }
 
 const NO_CERTIFICATES: EncryptionCertificateLookup = () => Promise.resolve(undefined);
@@ -36,6 +39,12 @@ export function outboundStages(deps: OutboundDeps, policy?: MessagePolicy): Stag
   const { config } = deps;
   const senders = config.smtp.submission.auth.senders;
   const decided = policy ? { policy } : {};
+  const sign = createSignStage({ signing: config.signing, limits: config.limits, identities: deps.identities, ...decided });
+  // The link notice is signed by the same stage as the message it stands for.
+  const linked =
+    policy?.decision.onMissingCertificate === 'link' && deps.transfer && deps.notifier
+      ? { linkDelivery: createLinkDelivery({ transfer: deps.transfer, notifier: deps.notifier, limits: config.limits, sign, expiresIn: policy.decision.largeFiles.expiry }) }
+      : {};
   return [
     // First, so the log line names the rule even when a later stage refuses the message.
     ...(policy ? [createPolicyStage<OutboundMessage>(policy)] : []),
@@ -45,8 +54,8 @@ export function outboundStages(deps: OutboundDeps, policy?: MessagePolicy): Stag
     ...(deps.transfer
       ? [createOffloadStage({ threshold: policy?.decision.largeFiles.threshold ?? config.largeFiles.threshold, internalDomains: config.internalDomains, limits: config.limits, transfer: deps.transfer })]
       : []),
-    carryingFindings(createSignStage({ signing: config.signing, limits: config.limits, identities: deps.identities, ...decided })),
-    createEncryptStage({ encryption: config.encryption, limits: config.limits, certificateFor: deps.encryptionCertificate ?? NO_CERTIFICATES, ...decided }),
+    carryingFindings(sign),
+    createEncryptStage({ encryption: config.encryption, limits: config.limits, certificateFor: deps.encryptionCertificate ?? NO_CERTIFICATES, ...decided, ...linked }),
   ];
 }
 

@@ -114,13 +114,18 @@ describe('siegel outbound under policies', () => {
     expect(stderrLines(result.stderr).text).toEqual([`siegel outbound: 550 5.7.1 Policy requires encryption, no certificate for ${PARTNER_WITHOUT_CERT} (rule ${RULES.partner})`]);
   });
 
-  it('onMissingCertificate: link is refused like reject for now, and the log says link delivery is not built yet', async () => {
+  it('onMissingCertificate: link with an unenrolled sender: the recipient gets an unsigned notice with the link instead of the message', async () => {
     const result = await outbound(TAX, [CITIZEN]);
-    expect(result.code).toBe(EX_DATAERR);
-    expect(result.stdout.length).toBe(0);
-    const { logs, text } = stderrLines(result.stderr);
-    expect(text).toEqual([`siegel outbound: 550 5.7.1 Policy requires encryption, no certificate for ${CITIZEN} (rule ${RULES.tax})`]);
-    expect(logs.find((l) => l.msg === 'outbound filter refused by policy')?.refused).toMatch(/link delivery is not implemented yet/);
+    expect(result.code).toBe(0);
+    const header = headerBlock(result.stdout);
+    expect(header).toMatch(/^Subject: \[Sichere Nachricht\] Bescheid$/m);
+    expect(header).toMatch(/^Content-Type: multipart\/alternative;/im);
+    expect(result.stdout.toString('latin1')).toMatch(/http:\/\/127\.0\.0\.1:8080\/d\/[A-Za-z0-9_-]+/);
+    expect(result.stdout.toString('latin1')).not.toContain('Rathaus');
+    expect(filterLog(result.stderr)).toMatchObject({
+      actions: ['policy:rule', 'offload:none', 'sign:no-identity', 'encrypt:link'],
+      details: { encrypt: { rule: RULES.tax, without: 1, notice: 'no-identity' } },
+    });
   });
 
   it('encrypt: never: signed but not encrypted, although the recipient\'s certificate is known', async () => {

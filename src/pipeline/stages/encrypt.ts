@@ -23,6 +23,7 @@ import { leadingBytes, pipelineMessage } from '../message.js';
 import type { OutboundMessage } from '../outbound-message.js';
 import type { Stage, StageResult } from '../types.js';
 import { detectClientSmime } from './detect-client-smime.js';
+import type { LinkDelivery } from './link-delivery.js';
 import { canonicalEntity, splitSignedMessage, type EncryptableEntity } from './encryptable-entity.js';
 import { policyRefusal, ruleLabel, type MessagePolicy } from './policy.js';
 
@@ -32,12 +33,14 @@ export interface EncryptStageOptions {
   readonly certificateFor: EncryptionCertificateLookup;
   /** The policy decision for this message (issue 6); absent, `encryption.enabled` decides as before policies. */
   readonly policy?: MessagePolicy;
+  /** onMissingCertificate: link (needs the large-file exchange and a notifier); absent, such a message is refused. */
+  readonly linkDelivery?: LinkDelivery;
 }
 
 type Detail = Record<string, string | number>;
 
 export function createEncryptStage(options: EncryptStageOptions): Stage<OutboundMessage> {
-  const { encryption, limits, certificateFor, policy } = options;
+  const { encryption, limits, certificateFor, policy, linkDelivery } = options;
   const mode = policy?.decision.encrypt;
   const ruled: Detail = policy ? { rule: ruleLabel(policy) } : {};
   return {
@@ -67,10 +70,15 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
       // Why a found certificate was refused (revoked) or used with an unknown revocation status.
       const revocation: Detail = notes.length > 0 ? { revocation: notes.join('; ') } : {};
       if (without > 0 && mode === 'required') {
-        const missing = addresses.filter((_, i) => found[i] === undefined).join(', ');
-        const text = `Policy requires encryption, no certificate for ${missing} (rule ${ruleLabel(policy)})`;
-        // onMissingCertificate: link (the whole message as a large-file share) is not built yet: refusing keeps "required" true.
-        throw policyRefusal(text, policy?.decision.onMissingCertificate === 'link' ? 'onMissingCertificate: link delivery is not implemented yet, refused instead' : undefined);
+        const missing = addresses.filter((_, i) => found[i] === undefined);
+        const link = policy?.decision.onMissingCertificate === 'link';
+        if (link && linkDelivery) {
+          const delivered = await linkDelivery(message, missing, context);
+          return { ...delivered, action: { ...delivered.action, detail: { ...delivered.action.detail, ...revocation, ...ruled } } };
+        }
+        const text = `Policy requires encryption, no certificate for ${missing.join(', ')} (rule ${ruleLabel(policy)})`;
+        // Without the exchange (or a way to give the sender the password) there is no link: refusing keeps "required" true.
+        throw policyRefusal(text, link ? 'onMissingCertificate: link needs the large-file exchange and a notifier, refused instead' : undefined);
       }
       if (without > 0) return unchanged('no-certificate', { without, recipients: addresses.length, ...revocation });
 
