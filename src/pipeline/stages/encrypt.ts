@@ -64,7 +64,14 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
 
       const at = context.now();
       const notes: string[] = [];
-      const found = await Promise.all(addresses.map((address) => certificateFor(address, at, notes)));
+      const looked = await Promise.all(addresses.map((address) => certificateFor(address, at, notes)));
+      // The policy's algorithm floor (issue 6): an RSA key below it is not encrypted to, as if there were no certificate.
+      const floor = policy?.decision.minRsaBits;
+      const found = looked.map((certificate, i) => {
+        if (!certificate || floor === undefined || rsaBits(certificate.certificate) >= floor) return certificate;
+        notes.push(`${addresses[i] ?? '?'}: RSA key of ${rsaBits(certificate.certificate)} bits is below the policy's ${floor}`);
+        return undefined;
+      });
       const certificates = found.filter((c): c is EncryptionCertificate => c !== undefined);
       const without = addresses.length - certificates.length;
       // Why a found certificate was refused (revoked) or used with an unknown revocation status.
@@ -140,4 +147,11 @@ function keyManagementCounts(recipients: ReadonlyArray<{ certificate: Buffer; ca
     counts[kind] = (counts[kind] ?? 0) + 1;
   }
   return counts;
+}
+
+/** Modulus size of an RSA certificate key; Infinity for other key types (the floor is about RSA). */
+function rsaBits(certificate: Buffer): number {
+  const key = new X509Certificate(certificate).publicKey;
+  if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return Number.POSITIVE_INFINITY;
+  return key.asymmetricKeyDetails?.modulusLength ?? 0;
 }
