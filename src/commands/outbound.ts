@@ -58,10 +58,11 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
     // Large attachments leave as links; no attachment can be larger than the whole message. A rule with
     // onMissingCertificate: link may store the whole message as a link too.
-    const linkRules = decide(policies.current(), { direction: 'outbound', from: envelope.mailFrom, to: envelope.rcptTo }, ctx.config).some(
-      ({ decision }) => decision.encrypt === 'required' && decision.onMissingCertificate === 'link',
-    );
-    if (raw.length > ctx.config.largeFiles.threshold || linkRules) transfer = openTransferService(ctx.config, { logger: ctx.logger, now: ctx.now });
+    const decisions = decide(policies.current(), { direction: 'outbound', from: envelope.mailFrom, to: envelope.rcptTo }, ctx.config);
+    const linkRules = decisions.some(({ decision }) => decision.encrypt === 'required' && decision.onMissingCertificate === 'link');
+    // A rule may lower the threshold below the configured one.
+    const threshold = Math.min(ctx.config.largeFiles.threshold, ...decisions.map(({ decision }) => decision.largeFiles.threshold));
+    if (raw.length > threshold || linkRules) transfer = openTransferService(ctx.config, { logger: ctx.logger, now: ctx.now });
     const encryptionCertificate = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger);
     // The password of a link delivery reaches the sender as `siegel serve` sends it: a mail through the outbound
     // pipeline (signed when its sender is enrolled) to the submission next hop, not through the caller of the filter.

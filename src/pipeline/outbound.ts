@@ -52,7 +52,16 @@ export function outboundStages(deps: OutboundDeps, policy?: MessagePolicy): Stag
     ...(senders ? [carryingFindings(createAuthorizeSenderStage({ senders, maxHeaderSize: config.limits.headerSize }))] : []),
     // Before signing, so the notes that replace large attachments are signed too.
     ...(deps.transfer
-      ? [createOffloadStage({ threshold: policy?.decision.largeFiles.threshold ?? config.largeFiles.threshold, internalDomains: config.internalDomains, limits: config.limits, transfer: deps.transfer })]
+      ? [
+          createOffloadStage({
+            threshold: policy?.decision.largeFiles.threshold ?? config.largeFiles.threshold,
+            // A rule's expiry; without a policy the service's default (largeFiles.defaultExpiry).
+            ...(policy ? { expiresIn: policy.decision.largeFiles.expiry } : {}),
+            internalDomains: config.internalDomains,
+            limits: config.limits,
+            transfer: deps.transfer,
+          }),
+        ]
       : []),
     carryingFindings(sign),
     createEncryptStage({ encryption: config.encryption, limits: config.limits, certificateFor: deps.encryptionCertificate ?? NO_CERTIFICATES, ...decided, ...linked }),

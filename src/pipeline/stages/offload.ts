@@ -24,6 +24,11 @@ import type { Stage, StageAction, StageResult } from '../types.js';
 
 export interface OffloadStageOptions {
   readonly threshold: number;
+  /**
+   * Lifetime of the links in ms (a rule's largeFiles.expiry); absent,
+   * largeFiles.defaultExpiry. The service caps it at largeFiles.maxExpiry.
+   */
+  readonly expiresIn?: number;
   /** Only senders of these domains offload; empty: every sender. */
   readonly internalDomains: readonly string[];
   readonly limits: Config['limits'];
@@ -36,7 +41,7 @@ interface Offload {
 }
 
 export function createOffloadStage(options: OffloadStageOptions): Stage<OutboundMessage> {
-  const { threshold, transfer } = options;
+  const { threshold, transfer, expiresIn } = options;
   const internal = new Set(options.internalDomains.map((d) => d.trim().toLowerCase().replace(/^@/, '')).filter((d) => d !== ''));
   const mimeLimits: MimeLimits = { maxDepth: options.limits.mimeDepth, maxParts: options.limits.mimeParts, maxHeaderSize: options.limits.headerSize };
 
@@ -74,7 +79,7 @@ export function createOffloadStage(options: OffloadStageOptions): Stage<Outbound
       }
       if (large.length === 0) return unchanged('none');
 
-      const shares = await storeAll(transfer, input, large, owner);
+      const shares = await storeAll(transfer, input, large, owner, expiresIn);
       const eol = lineEnding(input);
       const chunks: Buffer[] = [];
       let at = 0;
@@ -100,7 +105,7 @@ export function createOffloadStage(options: OffloadStageOptions): Stage<Outbound
  * made are revoked (the client sends the message again and gets new ones)
  * and the service's error goes to the client.
  */
-async function storeAll(transfer: TransferService, input: Buffer, large: readonly Offload[], owner: string): Promise<CreatedShare[]> {
+async function storeAll(transfer: TransferService, input: Buffer, large: readonly Offload[], owner: string, expiresIn: number | undefined): Promise<CreatedShare[]> {
   const shares: CreatedShare[] = [];
   try {
     for (const { part, size } of large) {
@@ -111,6 +116,7 @@ async function storeAll(transfer: TransferService, input: Buffer, large: readonl
             owner,
             fileName: part.fileName === '' ? fallbackName(part.contentType) : part.fileName,
             contentType: part.contentType,
+            ...(expiresIn !== undefined ? { expiresIn } : {}),
             origin: 'offload',
             expectedSize: size,
           }),
