@@ -13,14 +13,19 @@ import path from 'node:path';
 import { decryptEnvelope } from '../../src/smime/envelope-decrypt.js';
 import { encryptEnvelope } from '../../src/smime/envelope-encrypt.js';
 import { ENV_OID } from '../../src/smime/envelope-oids.js';
+import { gpgsmImportPkcs12 } from '../verify/fixtures.js';
 import { envelopeFixtures, removeFixtures, file, keyOf, readBytes, runOk, sampleContent, type Fixtures, type Recipient } from './fixtures.js';
 
 let f: Fixtures;
 let home: string;
 const content = sampleContent(10_000);
 
+function gpgsmArgs(): string[] {
+  return ['--homedir', home, '--batch', '--disable-crl-checks', '--disable-dirmngr', '--pinentry-mode', 'loopback', '--passphrase', ''];
+}
+
 function gpgsm(...args: string[]): Buffer {
-  return runOk('gpgsm', ['--homedir', home, '--batch', '--disable-crl-checks', '--disable-dirmngr', '--pinentry-mode', 'loopback', '--passphrase', '', ...args]);
+  return runOk('gpgsm', [...gpgsmArgs(), ...args]);
 }
 
 beforeAll(async () => {
@@ -31,8 +36,10 @@ beforeAll(async () => {
   writeFileSync(path.join(home, 'trustlist.txt'), `${new X509Certificate(f.root.certificate).fingerprint} S relax\n`);
   for (const r of [f.rsa2048, f.rsa3072]) {
     const p12 = path.join(home, `${r.name}.p12`);
-    runOk('openssl', ['pkcs12', '-export', '-in', r.certPem, '-inkey', r.keyPem, '-passout', 'pass:', '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', p12]);
-    gpgsm('--import', p12);
+    gpgsmImportPkcs12(gpgsmArgs(), () => {
+      runOk('openssl', ['pkcs12', '-export', '-in', r.certPem, '-inkey', r.keyPem, '-passout', 'pass:', '-keypbe', 'PBE-SHA1-3DES', '-certpbe', 'PBE-SHA1-3DES', '-macalg', 'sha1', '-out', p12]);
+      return p12;
+    });
   }
 });
 

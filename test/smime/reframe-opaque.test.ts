@@ -17,7 +17,7 @@ import { detachSignedData, reframeAsMultipartSigned } from '../../src/smime/refr
 import { verifySignedData } from '../../src/smime/verify-signed-data.js';
 import { createPeers, type Peers } from '../peers/verifiers.js';
 import { splitMultipartSigned } from '../peers/smime-parts.js';
-import { createPki, entity, mailbox, nssSign, opensslSign, pkcs12, pythonSign, run, writeSigner, type Pki, type SignerFiles } from '../verify/fixtures.js';
+import { createPki, entity, gpgsmImportPkcs12, mailbox, nssSign, opensslSign, pkcs12, pythonSign, run, writeSigner, type Pki, type SignerFiles } from '../verify/fixtures.js';
 
 let pki: Pki;
 let alice: SignerFiles;
@@ -72,7 +72,7 @@ function gpgsmSignOpaque(dir: string, signer: SignerFiles, data: Buffer): Buffer
   chmodSync(home, 0o700);
   const base = ['--homedir', home, '--batch', '--disable-crl-checks', '--disable-dirmngr', '--pinentry-mode', 'loopback', '--passphrase', ''];
   try {
-    run('gpgsm', [...base, '--import', pkcs12(dir, signer, '', true)]);
+    gpgsmImportPkcs12(base, () => pkcs12(dir, signer, '', true));
     run('gpgsm', [...base, '--import', signer.chain]);
     writeFileSync(path.join(home, 'trustlist.txt'), `${new X509Certificate(pki.root.certificate).fingerprint} S relax\n`);
     const fingerprint = run('gpgsm', ['--homedir', home, '--batch', '--with-colons', '--list-secret-keys']).split('\n').find((l) => l.startsWith('fpr:'))?.split(':')[9] ?? '';

@@ -77,6 +77,21 @@ export function pkcs12(dir: string, signer: SignerFiles, pass: string, legacy = 
   return out;
 }
 
+/**
+ * Imports a PKCS#12 file (empty passphrase) into gpgsm. gpgsm guesses the
+ * passphrase's charset by trying one after another until the padding checks
+ * out; now and then (about one file in a few hundred, depending on the
+ * random salt) a wrong guess passes that check and the import fails. A fresh
+ * file has a fresh salt, so up to three files are tried.
+ */
+export function gpgsmImportPkcs12(gpgsmArgs: readonly string[], makePkcs12: () => string): void {
+  for (let attempt = 1; ; attempt++) {
+    const imported = spawnSync('gpgsm', [...gpgsmArgs, '--import', makePkcs12()], { encoding: 'utf8' });
+    if (imported.status === 0) return;
+    if (attempt === 3) throw new Error(`gpgsm --import of a PKCS#12 file failed three times: ${imported.stderr}`);
+  }
+}
+
 /** gpgsm --sign (detached, DER) with a private homedir; the agent is killed afterwards. */
 export function gpgsmSignDetached(dir: string, signer: SignerFiles, content: Buffer): Buffer {
   const home = path.join(dir, 'gnupg');
@@ -85,8 +100,7 @@ export function gpgsmSignDetached(dir: string, signer: SignerFiles, content: Buf
   const base = ['--homedir', home, '--batch', '--disable-crl-checks', '--disable-dirmngr', '--pinentry-mode', 'loopback', '--passphrase', ''];
   try {
     // gpgsm (libksba) reads only the legacy 3DES/RC2 PKCS#12 encryption.
-    const p12 = pkcs12(dir, signer, '', true);
-    run('gpgsm', [...base, '--import', p12]);
+    gpgsmImportPkcs12(base, () => pkcs12(dir, signer, '', true));
     // The root is not in the PKCS#12; gpgsm wants the whole chain known and trusted to sign.
     const chainFile = signer.chain;
     run('gpgsm', [...base, '--import', chainFile]);
