@@ -12,7 +12,7 @@ import { firstFound, harvestedCertificates } from '../pipeline/encryption-lookup
 import { openDirectoryLookup } from '../directory/open.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
 import { inboundRecipientGroup } from '../pipeline/inbound/policy.js';
-import { openQuarantineHop, withQuarantine } from '../pipeline/inbound/policy-quarantine.js';
+import { openQuarantineHop } from '../pipeline/inbound/policy-quarantine.js';
 import { openServePolicies } from '../policy/serve-reload.js';
 import { DIGEST_STATE_FILE, startExpiryMonitor } from '../lifecycle/expiry-monitor.js';
 import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
@@ -75,24 +75,20 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     nextHop: submissionHop,
     now: ctx.now,
   });
+  const inboundHop = createNextHop(config.smtp.inbound.relay, config.smtp.inbound.nextHop, logger);
   // Mail whose signature fails under a rule with onFail: quarantine goes to inbound.quarantine instead of the internal server.
-  const inboundRoute = withQuarantine(
-    createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation, policies: policies.current }),
-    createNextHop(config.smtp.inbound.relay, config.smtp.inbound.nextHop, logger),
-    openQuarantineHop(config, logger),
-    logger,
-  );
-  const inboundHop = inboundRoute.nextHop;
+  const quarantineHop = openQuarantineHop(config, logger);
   const inbound = createSmtpListener({
     name: 'inbound',
     config: config.smtp.inbound,
     hostname: config.hostname ?? 'localhost',
     logger,
-    process: inboundRoute.process,
+    process: createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation, policies: policies.current }),
     checkRecipient: recipientDomainCheck(config.inbound.recipientDomains ?? config.internalDomains),
     // Recipients matching different inbound rules get their own transactions (452 4.5.3).
     recipientGroup: inboundRecipientGroup(policies.current, config),
     nextHop: inboundHop,
+    destinations: { quarantine: quarantineHop },
     now: ctx.now,
   });
   let port: number;
@@ -128,6 +124,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     policies.close();
     await submissionHop.close();
     await inboundHop.close();
+    await quarantineHop.close();
     await directory?.close();
     await harvested.close();
     await transfer.close();
@@ -165,6 +162,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       staffStore.close();
       await submissionHop.close();
       await inboundHop.close();
+      await quarantineHop.close();
       await directory?.close();
       await harvested.close();
       await keystore.close();

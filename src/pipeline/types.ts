@@ -50,7 +50,12 @@ export interface Stage<M extends PipelineMessage = PipelineMessage> {
   run(message: M, context: StageContext): Promise<StageResult<M>>;
 }
 
+/** Where a processed message goes instead of the listener's next hop (a pipeline decision, the edge only routes). */
+export type Destination = 'quarantine';
+
 export interface PipelineResult<M extends PipelineMessage = PipelineMessage> {
   readonly message: M;
   readonly actions: readonly StageAction[];
+  /** Absent: the listener's next hop. */
+  readonly destination?: Destination;
 }

@@ -19,7 +19,7 @@ import { SiegelError, errorMessage, smtpReplyFor, type SmtpReply } from '../erro
 import type { Logger } from '../log.js';
 import { pipelineMessage } from '../pipeline/message.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
-import type { PipelineMessage, PipelineResult, StageAction } from '../pipeline/types.js';
+import type { Destination, PipelineMessage, PipelineResult, StageAction } from '../pipeline/types.js';
 import { createAccessPolicy, listenerConfigProblems, type ClientState } from './access.js';
 import { receivedField } from './received.js';
 import { collectMessage } from './collect.js';
@@ -46,6 +46,8 @@ export interface SmtpListenerOptions {
    */
   readonly checkRecipient?: (recipient: string) => void;
   readonly nextHop: NextHop;
+  /** Next hops for messages the pipeline sends elsewhere (PipelineResult.destination), e.g. the quarantine. */
+  readonly destinations?: Readonly<Partial<Record<Destination, NextHop>>>;
   /** Clock for the durations in the log. */
   readonly now?: () => Date;
 }
@@ -146,7 +148,11 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
         recipients: envelope.rcptTo,
         date: now(),
       });
-      const delivery = await nextHop.deliver(pipelineMessage(result.message.envelope, [trace, ...result.message.chunks]), queueId);
+      const hop = result.destination === undefined ? nextHop : options.destinations?.[result.destination];
+      // A destination without a hop is a wiring fault: defer (451) rather than deliver the message where it must not go.
+      if (!hop) throw new SiegelError('INTERNAL', `no next hop for destination ${String(result.destination)}`);
+      const delivery = await hop.deliver(pipelineMessage(result.message.envelope, [trace, ...result.message.chunks]), queueId);
+      if (result.destination) fields.destination = result.destination;
       log.info(line({ outcome: 'relayed', response: delivery.response }), 'message relayed');
       return `2.0.0 Ok: queued as ${queueId}`;
     } catch (err) {

@@ -25,10 +25,10 @@ export function applyFailAction(result: PipelineResult<InboundMessage>, choice: 
     throw new SiegelError('SIGNATURE_REJECTED', `policy rule "${rule}" rejects messages whose signature fails (${verdict.reason})`);
   }
   const stageAction: StageAction = { stage: POLICY_STAGE, action, detail: { rule, ...(choice.rule ? { file: choice.rule.file, line: choice.rule.line } : {}) } };
-  return { message: result.message, actions: [...result.actions, stageAction] };
+  return { message: result.message, actions: [...result.actions, stageAction], ...(action === 'quarantine' ? { destination: 'quarantine' as const } : {}) };
 }
 
 /** True when the policy sent this message to quarantine instead of the next hop. */
 export function isQuarantined(result: PipelineResult): boolean {
-  return result.actions.some((a) => a.stage === POLICY_STAGE && a.action === 'quarantine');
+  return result.destination === 'quarantine';
 }
