@@ -10,8 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli.js';
+import { runSiegel, type CliResult } from '../cli/run-siegel.js';
 import { createRootCa, issueCa, issueMailbox, type Issued } from '../../src/pki/generate.js';
 import { toPem } from '../../src/pki/pem.js';
 
@@ -21,23 +20,9 @@ const MAILBOX = 'poststelle@musterstadt.example';
 let dir: string;
 let demo: string;
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: Buffer;
-  readonly stderr: string;
-}
 
 async function siegel(argv: readonly string[], stdinBytes: Buffer | string = ''): Promise<CliResult> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(stdinBytes);
-  const code = await main(argv, { stdin, stdout, stderr, env: {} });
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+  return runSiegel(argv, { stdin: stdinBytes });
 }
 
 function file(name: string, data: Buffer | string): string {

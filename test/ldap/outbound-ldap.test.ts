@@ -9,8 +9,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli.js';
+import { runSiegel, type CliResult } from '../cli/run-siegel.js';
 import { createRootCa, issueCa, issueMailbox, type Issued } from '../../src/pki/generate.js';
 import { toPem } from '../../src/pki/pem.js';
 import { tempDir } from '../pki/test-pki.js';
@@ -25,24 +24,10 @@ let slapd: Slapd;
 let dir: string;
 let recipient: Issued;
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: Buffer;
-  readonly stderr: string;
-}
 
 async function siegel(argv: readonly string[], stdinBytes: Buffer): Promise<CliResult> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(stdinBytes);
   // Info level: the filter commands log warnings only by default, and the tests read why a certificate was (not) used.
-  const code = await main(argv, { stdin, stdout, stderr, env: { SIEGEL_LOG__LEVEL: 'info' }, now: () => AT });
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+  return runSiegel(argv, { stdin: stdinBytes, env: { SIEGEL_LOG__LEVEL: 'info' }, now: AT });
 }
 
 function configFile(name: string, servers: readonly string[]): string {

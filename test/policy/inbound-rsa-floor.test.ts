@@ -7,8 +7,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli.js';
+import { runSiegel } from '../cli/run-siegel.js';
 import { addressing, AT, bodyEntity, createGateway, inboundFixtures, opensslSigned, PARTNER, removeInboundFixtures, verdictOf, type Gateway, type InboundFixtures } from '../inbound/fixtures.js';
 import { lines } from './policy-dir.js';
 
@@ -19,16 +18,8 @@ let f: InboundFixtures;
 let gw: Gateway;
 
 async function inbound(from: string, raw: Buffer): Promise<{ code: number; out: Buffer; stderr: string }> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(raw);
-  const code = await main(['inbound', '--config', gw.configFile, '--from', from, '--to', CLERK], { stdin, stdout, stderr, env: { SIEGEL_LOG__LEVEL: 'info' }, now: () => AT });
-  return { code, out: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+  const result = await runSiegel(['inbound', '--config', gw.configFile, '--from', from, '--to', CLERK], { stdin: raw, env: { SIEGEL_LOG__LEVEL: 'info' }, now: AT });
+  return { code: result.code, out: result.stdout, stderr: result.stderr };
 }
 
 function filterLog(stderr: string): Record<string, unknown> | undefined {

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
-import { main } from '../../src/cli.js';
+import { runSiegel, type CliResult } from '../cli/run-siegel.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openKeystore } from '../../src/keystore/open.js';
 import { createLogger } from '../../src/log.js';
@@ -33,17 +33,8 @@ let policies: string;
 let configFile: string;
 let rootPem: string;
 
-async function outbound(from: string, to: string, input: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(input);
-  const code = await main(['outbound', '--config', configFile, '--from', from, '--to', to], { stdin, stdout, stderr, env: { SIEGEL_LOG__LEVEL: 'info' }, now: () => AT });
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+async function outbound(from: string, to: string, input: Buffer): Promise<CliResult> {
+  return runSiegel(['outbound', '--config', configFile, '--from', from, '--to', to], { stdin: input, env: { SIEGEL_LOG__LEVEL: 'info' }, now: AT });
 }
 
 /** Quoted-printable (RFC 2045) as the gateway writes it: soft breaks and =XX escapes. */

@@ -10,7 +10,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli.js';
+import { runSiegel, type CliResult } from '../cli/run-siegel.js';
 import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log.js';
 import { openTransferService } from '../../src/transfer/open.js';
@@ -27,17 +27,8 @@ let dir: string;
 let policies: string;
 let configFile: string;
 
-async function outbound(from: string, input: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(input);
-  const code = await main(['outbound', '--config', configFile, '--from', from, '--to', CITIZEN], { stdin, stdout, stderr, env: { SIEGEL_LOG__LEVEL: 'info' }, now: () => AT });
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+async function outbound(from: string, input: Buffer): Promise<CliResult> {
+  return runSiegel(['outbound', '--config', configFile, '--from', from, '--to', CITIZEN], { stdin: input, env: { SIEGEL_LOG__LEVEL: 'info' }, now: AT });
 }
 
 /** The message's text with quoted-printable soft breaks undone (the note is ASCII but for umlauts). */

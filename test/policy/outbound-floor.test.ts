@@ -7,8 +7,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli.js';
+import { runSiegel, type CliResult } from '../cli/run-siegel.js';
 import { EX_DATAERR } from '../../src/commands/outbound.js';
 import { SqliteHarvestedStore } from '../../src/keystore/sqlite-harvested-store.js';
 import { CAP, correspondent, decryptWith, harvestFrom, partnerPki, type Correspondent } from '../pipeline/encrypt-fixtures.js';
@@ -24,17 +23,8 @@ let config: string;
 let strict: Correspondent;
 let lenient: Correspondent;
 
-async function outbound(to: string): Promise<{ code: number; stdout: Buffer; stderr: string }> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(mail('jemand@stadt.example', to));
-  const code = await main(['outbound', '--config', config, '--from', 'jemand@stadt.example', '--to', to], { stdin, stdout, stderr, env: {} });
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+async function outbound(to: string): Promise<CliResult> {
+  return runSiegel(['outbound', '--config', config, '--from', 'jemand@stadt.example', '--to', to], { stdin: mail('jemand@stadt.example', to) });
 }
 
 beforeAll(async () => {
