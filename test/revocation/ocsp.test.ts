@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DefaultRevocationChecker } from '../../src/pki/revocation/checker.js';
-import { fetchBytes } from '../../src/pki/revocation/http-fetch.js';
+import { fetchBytes } from '../../src/pki/http-fetch.js';
 import { buildOcspRequest } from '../../src/pki/revocation/ocsp-request.js';
 import { checkOcspResponse } from '../../src/pki/revocation/ocsp-verify.js';
 import { freePort, OpensslCa, startOcspResponder, TestHttpServer, type IssuedFiles, type Running } from './openssl-pki.js';

@@ -11,7 +11,7 @@ import { certificateKey } from '../memo.js';
 import { BoundedCache } from '../memo.js';
 import { crlProblem, downloadCrl, staleness, type CrlFetchOptions } from './crl-fetch.js';
 import type { ParsedCrl } from './crl-parse.js';
-import { FetchError } from './http-fetch.js';
+import { FetchError } from '../http-fetch.js';
 
 export const FAILURE_TTL_MS = 60_000;
 const MAX_CRLS = 32;

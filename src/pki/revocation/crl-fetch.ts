@@ -10,7 +10,7 @@ import { keyUsageOf } from '../certificate-extensions.js';
 import { readCertificate } from '../path-validation.js';
 import { certificateFields } from './certificate-fields.js';
 import { parseCrl, type ParsedCrl } from './crl-parse.js';
-import { fetchBytes } from './http-fetch.js';
+import { fetchBytes } from '../http-fetch.js';
 import { verifySignature } from './signature.js';
 
 /** Tolerated difference between our clock and the CRL issuer's. */

@@ -11,7 +11,7 @@ import { X509Certificate } from 'node:crypto';
 import { BoundedCache } from '../memo.js';
 import type { TrustAnchor } from '../trust-store.js';
 import { revocationUrls } from './certificate-fields.js';
-import { fetchBytes } from './http-fetch.js';
+import { fetchBytes } from '../http-fetch.js';
 
 const MAX_ISSUER_SIZE = 64 * 1024;
 /** Intermediates from validated paths, by subject (as OpenSSL prints it). */

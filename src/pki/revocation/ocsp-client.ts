@@ -5,7 +5,7 @@
  * responder certificate needs.
  */
 import { errorMessage } from '../../errors.js';
-import { fetchBytes } from './http-fetch.js';
+import { fetchBytes } from '../http-fetch.js';
 import { buildOcspRequest } from './ocsp-request.js';
 import { checkOcspResponse, type OcspAnswer } from './ocsp-verify.js';
 

@@ -1,10 +1,12 @@
 /**
- * A small HTTP client for OCSP and CRL traffic (RFC 5280 section 4.2.1.13
- * and RFC 6960 appendix A: plain http; https accepted too). Bounded: one
+ * A small HTTP client for PKI objects named by certificates: OCSP and CRLs
+ * (RFC 5280 section 4.2.1.13, RFC 6960 appendix A) and issuing CA
+ * certificates (caIssuers). Plain http; https accepted too. Bounded: one
  * deadline for the whole exchange (connect, redirects, body) and a byte
  * limit checked against Content-Length and again while the body streams,
  * so a hostile or broken server can cost neither time nor memory.
- * Redirects are followed (at most MAX_REDIRECTS), to http and https only.
+ * Redirects are followed (at most MAX_REDIRECTS, to http and https only)
+ * unless the caller refuses them.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -30,6 +32,9 @@ export interface FetchOptions {
   readonly body?: Buffer;
   readonly contentType?: string;
   readonly accept?: string;
+  /** false: a redirect is an error (the caller wants exactly the object the certificate named). */
+  readonly followRedirects?: boolean;
+  readonly userAgent?: string;
 }
 
 export async function fetchBytes(url: string, options: FetchOptions): Promise<Buffer> {
@@ -38,12 +43,13 @@ export async function fetchBytes(url: string, options: FetchOptions): Promise<Bu
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const answer = await exchange(target, options, deadline);
     if (answer.kind === 'body') return answer.body;
+    if (options.followRedirects === false) throw new FetchError(`${new URL(target).host} answered HTTP ${answer.status} (redirects are not followed)`, 'status');
     target = answer.location;
   }
   throw new FetchError(`more than ${MAX_REDIRECTS} redirects from ${url}`, 'status');
 }
 
-type Answer = { readonly kind: 'body'; readonly body: Buffer } | { readonly kind: 'redirect'; readonly location: string };
+type Answer = { readonly kind: 'body'; readonly body: Buffer } | { readonly kind: 'redirect'; readonly location: string; readonly status: number };
 
 function exchange(url: string, options: FetchOptions, deadline: number): Promise<Answer> {
   let parsed: URL;
@@ -67,7 +73,7 @@ function exchange(url: string, options: FetchOptions, deadline: number): Promise
         reject(err);
       } else resolve(answer as Answer);
     };
-    const headers: Record<string, string | number> = { 'user-agent': 'Siegel revocation check', ...(options.accept ? { accept: options.accept } : {}) };
+    const headers: Record<string, string | number> = { 'user-agent': options.userAgent ?? 'Siegel', ...(options.accept ? { accept: options.accept } : {}) };
     if (options.body) {
       headers['content-type'] = options.contentType ?? 'application/octet-stream';
       headers['content-length'] = options.body.length;
@@ -76,7 +82,7 @@ function exchange(url: string, options: FetchOptions, deadline: number): Promise
       const status = response.statusCode ?? 0;
       if (status >= 300 && status < 400 && response.headers.location) {
         response.resume();
-        finish(undefined, { kind: 'redirect', location: new URL(response.headers.location, parsed).toString() });
+        finish(undefined, { kind: 'redirect', location: new URL(response.headers.location, parsed).toString(), status });
         return;
       }
       if (status !== 200) {
