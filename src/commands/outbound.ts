@@ -82,7 +82,13 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     });
     const queueId = randomQueueId();
     const result = await pipeline(pipelineMessage(envelope, raw), queueId);
-    await writeChunks(ctx.stdout, result.message.chunks);
+    try {
+      await writeChunks(ctx.stdout, result.message.chunks);
+    } catch (err) {
+      // Not written: the caller keeps the message, so the links made for it go.
+      await result.undo?.();
+      throw err;
+    }
     // Stage details as the SMTP listener logs them (offloading: count and bytes, never names or links).
     const details = Object.fromEntries(result.actions.filter((a) => a.detail).map((a) => [a.stage, a.detail]));
     ctx.logger.info({ queueId, from: envelope.mailFrom, to: envelope.rcptTo, actions: result.actions.map((a) => `${a.stage}:${a.action}`), ...(Object.keys(details).length > 0 ? { details } : {}) }, 'outbound filter');

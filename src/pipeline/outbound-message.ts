@@ -19,7 +19,7 @@ export function carryingFindings(stage: Stage): Stage<OutboundMessage> {
     name: stage.name,
     async run(message, context) {
       const result = await stage.run(message, context);
-      return { action: result.action, message: { ...result.message, clientSmime: message.clientSmime } };
+      return { ...result, message: { ...result.message, clientSmime: message.clientSmime } };
     },
   };
 }

@@ -42,6 +42,13 @@ export interface StageContext {
 export interface StageResult<M extends PipelineMessage = PipelineMessage> {
   readonly message: M;
   readonly action: StageAction;
+  /**
+   * Takes back what the stage did outside the message (links it created),
+   * for when the message is not delivered after all: the client sends it
+   * again, and the first attempt must not leave files behind that use up
+   * the sender's quota. Never throws.
+   */
+  readonly undo?: () => Promise<void>;
 }
 
 /** A step of a pipeline; M lets a pipeline carry its own findings from stage to stage (inbound verdicts). */
@@ -58,4 +65,6 @@ export interface PipelineResult<M extends PipelineMessage = PipelineMessage> {
   readonly actions: readonly StageAction[];
   /** Absent: the listener's next hop. */
   readonly destination?: Destination;
+  /** Every stage's undo, for an edge whose delivery failed (see StageResult.undo). */
+  readonly undo?: () => Promise<void>;
 }

@@ -123,6 +123,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       recipients: envelope.rcptTo,
     };
     let actions: readonly StageAction[] = [];
+    let undo: (() => Promise<void>) | undefined;
     const line = (extra: Record<string, unknown>) => ({
       ...fields,
       actions: actions.map((a) => `${a.stage}:${a.action}`),
@@ -137,6 +138,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       if (collected.aborted) throw new SiegelError('INTERNAL', 'client disconnected during DATA');
       if (collected.oversized) throw new SiegelError('MESSAGE_TOO_LARGE', `message of ${collected.size} bytes, limit ${config.maxMessageSize}`);
       const result = await options.process(pipelineMessage(envelope, collected.raw), queueId);
+      undo = result.undo;
       actions = result.actions;
       // Our trace field goes on top of what the pipeline made (outside any signature or encryption).
       const trace = receivedField({
@@ -156,6 +158,8 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       log.info(line({ outcome: 'relayed', response: delivery.response }), 'message relayed');
       return `2.0.0 Ok: queued as ${queueId}`;
     } catch (err) {
+      // Not delivered: the client keeps the message, so what the pipeline created for it (links) goes.
+      await undo?.();
       const reply = smtpReplyFor(err);
       const expected = err instanceof SiegelError && err.code !== 'INTERNAL';
       const outcome = collected.aborted ? 'aborted' : reply.code >= 500 ? 'rejected' : 'deferred';

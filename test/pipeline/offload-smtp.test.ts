@@ -21,7 +21,7 @@ import { createNextHop, type NextHop } from '../../src/smtp/next-hop.js';
 import { openTransferService } from '../../src/transfer/open.js';
 import type { TransferService } from '../../src/transfer/types.js';
 import { AT, mailboxCert, tempDir, testPki } from '../pki/test-pki.js';
-import { sendMail, splitTrace } from '../smtp/helpers.js';
+import { closedPort, sendMail, splitTrace } from '../smtp/helpers.js';
 import { mixedMessage, pythonLeaves, sha256 } from './offload-messages.js';
 
 const SENDER = 'bauamt@stadt.example';
@@ -111,5 +111,31 @@ describe('offloading behind the submission listener', () => {
     expect(outcome.response).toMatch(/^552 5\.2\.2 /);
     expect(readdirSync(maildir())).toHaveLength(1);
     expect((await transfer.list({ owner: SENDER })).map((s) => s.fileName)).toEqual(['Plan.pdf']);
+  });
+
+  it('revokes the links it made when the next hop is down: the client retries, and the first attempt leaves no files behind', async () => {
+    const owner = 'zweite@stadt.example';
+    const deadHop = createNextHop(`smtp://127.0.0.1:${await closedPort()}`, { ...config.smtp.submission.nextHop, timeout: 5_000 }, silentLogger());
+    const dead = createSmtpListener({
+      name: 'submission',
+      config: config.smtp.submission,
+      hostname: 'siegel.test',
+      logger: silentLogger(),
+      process: createOutboundPipeline({ config, identities: keystore, now: () => AT, transfer }),
+      nextHop: deadHop,
+      now: () => AT,
+    });
+    const { port: deadPort } = await dead.start();
+    try {
+      const raw = mixedMessage({ from: owner, attachments: [{ name: 'Entwurf.pdf', content: randomBytes(2 * MB) }] });
+      const outcome = await sendMail(deadPort, { from: owner, to: ['partner@example.org'], raw });
+      expect(outcome.response).toMatch(/^451 4\.4\.1 /);
+      expect(await transfer.list({ owner })).toEqual([]);
+      const all = await transfer.list({ owner, includeInactive: true });
+      expect(all.map((s) => [s.fileName, s.state])).toEqual([['Entwurf.pdf', 'revoked']]);
+    } finally {
+      await dead.stop();
+      await deadHop.close();
+    }
   });
 });

@@ -81,9 +81,19 @@ export function createLinkDelivery(options: LinkDeliveryOptions): LinkDelivery {
       await transfer.revoke(share.id, owner).catch(() => false);
       throw err;
     }
+    const undo = async (): Promise<void> => {
+      await transfer.revoke(share.id, owner).catch(() => false);
+    };
     const notice = pipelineMessage(message.envelope, buildNotice(head, owner, share));
-    const signed = await sign.run(notice, context);
+    let signed;
+    try {
+      signed = await sign.run(notice, context);
+    } catch (err) {
+      await undo();
+      throw err;
+    }
     return {
+      undo,
       message: { ...signed.message, clientSmime: message.clientSmime },
       action: {
         stage: 'encrypt',

@@ -95,6 +95,9 @@ export function createOffloadStage(options: OffloadStageOptions): Stage<Outbound
       return {
         message: { ...pipelineMessage(message.envelope, chunks), clientSmime: message.clientSmime },
         action: { stage: 'offload', action: 'offloaded', detail: { attachments: shares.length, bytes } },
+        undo: async () => {
+          await Promise.all(shares.map((s) => transfer.revoke(s.id, owner).catch(() => false)));
+        },
       };
     },
   };
