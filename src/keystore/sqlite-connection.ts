@@ -5,6 +5,7 @@
  */
 import type { DatabaseSync, SQLOutputValue, StatementSync } from 'node:sqlite';
 import { SiegelError } from '../errors.js';
+import { damaged } from './sqlite-database.js';
 
 export class SqliteConnection {
   #db: DatabaseSync | undefined;
@@ -39,6 +40,9 @@ export class SqliteConnection {
       return action();
     } catch (err) {
       if (err instanceof SiegelError) throw err;
+      // Damage found while running (a page no start-up check read): say what to do, not only what failed.
+      const broken = damaged(this.file, err);
+      if (broken) throw broken;
       const message = err instanceof Error ? err.message : String(err);
       throw new SiegelError('STORAGE_FAILED', `cannot ${what} in ${this.file}: ${message}`, { cause: err });
     }

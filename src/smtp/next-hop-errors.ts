@@ -88,6 +88,18 @@ export function recipientsRejected(rejected: readonly RejectedRecipient[]): Sieg
   });
 }
 
+/**
+ * True only for a well-formed 250 reply (RFC 5321 4.2, 4.3.2: 250 is the one
+ * success answer to the end of data). nodemailer counts any reply starting
+ * with "2" as success, so "2500 ok", "299" or an HTTP-ish "200 OK" would
+ * otherwise become a 250 to our client for a message the next hop may never
+ * have taken.
+ */
+export function isAcceptance(response: string): boolean {
+  const lines = response.split(/\r?\n/);
+  return lines.every((line, index) => (index === lines.length - 1 ? /^250(?: |$)/ : /^250-/).test(line));
+}
+
 /** Any failure of an SMTP delivery attempt as a SiegelError. */
 export function nextHopError(err: unknown): SiegelError {
   if (err instanceof SiegelError) return err;

@@ -19,6 +19,7 @@
  * mirrored (the first permanent one, else the first temporary one) and
  * nothing has been delivered to anyone.
  */
+import { isAscii } from 'node:buffer';
 import { readFile } from 'node:fs/promises';
 import { isIP, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
@@ -29,7 +30,7 @@ import { SiegelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PipelineMessage } from '../pipeline/types.js';
 import type { NextHop } from './next-hop.js';
-import { nextHopError, recipientsRejected, type SmtpClientError } from './next-hop-errors.js';
+import { isAcceptance, nextHopError, recipientsRejected, type SmtpClientError } from './next-hop-errors.js';
 
 export interface SmtpTarget {
   readonly host: string;
@@ -145,6 +146,11 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
             finish(new SiegelError('NEXT_HOP_PERMFAIL', refusal.message, { reply }));
             return;
           }
+          if (!isAcceptance(info.response)) {
+            // Whether the next hop took it is unknown: the client retries (a duplicate at worst, never a loss).
+            finish(new SiegelError('NEXT_HOP_PROTOCOL', `next hop (DATA): not a 250 reply: ${JSON.stringify(info.response.slice(0, 200))}`));
+            return;
+          }
           finish(undefined, info.response);
         });
       };
@@ -183,13 +189,7 @@ async function readConfigFile(file: string, key: string): Promise<string> {
   }
 }
 
-/** True when any byte is outside 7-bit ASCII (then BODY=8BITMIME is declared where offered). */
+/** True when any byte is outside 7-bit ASCII (then BODY=8BITMIME is declared where offered); a native (SIMD) scan. */
 function has8bit(raw: Buffer): boolean {
-  // latin1 maps each byte to one code unit, so the regex engine scans natively;
-  // windows keep the temporary strings small for large messages.
-  const window = 65_536;
-  for (let start = 0; start < raw.length; start += window) {
-    if (/[\x80-\xff]/.test(raw.toString('latin1', start, Math.min(raw.length, start + window)))) return true;
-  }
-  return false;
+  return !isAscii(raw);
 }

@@ -292,5 +292,9 @@ async function present(path: string): Promise<boolean> {
 /** Catalog errors pass; file-system failures (ENOSPC, EIO, ...) become STORAGE_FAILED. */
 export function asStorageError(error: unknown): SiegelError {
   if (error instanceof SiegelError) return error;
+  if ((error as NodeJS.ErrnoException | null)?.code === 'ENOSPC') {
+    // The one an administrator can act on: say where, not only what the system call said.
+    return new SiegelError('STORAGE_FAILED', 'no space left on the disk of the large-file store (largeFiles.directory): free space there', { cause: error });
+  }
   return new SiegelError('STORAGE_FAILED', `blob storage failed: ${(error as Error).message ?? String(error)}`, { cause: error });
 }
