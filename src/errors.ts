@@ -47,6 +47,7 @@ export const errorCatalog = {
   NEXT_HOP_PERMFAIL: { smtp: 554, enhanced: '5.0.0', http: 502, text: 'Next hop rejected the message' },
   STORAGE_FAILED: { smtp: 451, enhanced: '4.3.1', http: 507, text: 'Insufficient system storage, try again later' },
   SHUTTING_DOWN: { smtp: 421, enhanced: '4.3.2', http: 503, text: 'Service shutting down, try again later' },
+  SESSION_TIMEOUT: { smtp: 421, enhanced: '4.4.2', http: 408, text: 'Connection time limit exceeded, closing connection' },
   INTERNAL: { smtp: 451, enhanced: '4.3.0', http: 500, text: 'Local error in processing, try again later' },
   CONFIG_INVALID: { smtp: 451, enhanced: '4.3.5', http: 500, text: 'Configuration error' },
   ENROLL_REJECTED: { smtp: 554, enhanced: '5.7.0', http: 400, text: 'Identity rejected' },

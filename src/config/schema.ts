@@ -115,6 +115,12 @@ function listenerSchema(defaults: { listen: string; relay: string }) {
       maxRecipients: z.number().int().positive().default(100),
       maxConnections: z.number().int().positive().default(100),
       socketTimeout: duration.default(300_000),
+      /**
+       * Longest a client connection may last. The idle timeout never fires for a client that
+       * trickles a byte every few seconds (slowloris); this does, with 421 4.4.2, except while
+       * the gateway itself is still working on a message the client sent in full.
+       */
+      sessionTimeout: duration.default(1_800_000),
     })
     .strict();
 }

@@ -10,16 +10,28 @@ import type { SplitterChunk, SplitterOptions } from '@zone-eu/mailsplit';
 import type { MimeLimits } from './limits.js';
 
 /**
+ * The splitter's header budget as a multiple of ours. mailsplit counts each
+ * header line as at least 64 bytes, and parsing costs about 1 KB of memory
+ * per line, so its limit is what bounds memory for a header of many short
+ * lines: 10 MB of 60-byte fields parsed under a budget of 32 times ours
+ * cost 200 MB. With twice ours, a header whose lines average 32 bytes or
+ * more meets our exact byte limit first; one of shorter lines meets the
+ * splitter's, which is the same refusal (MESSAGE_LIMITS_EXCEEDED), and at
+ * most 32k lines per MiB of our limit get parsed.
+ */
+const HEAD_COST_FACTOR = 2;
+
+/**
  * Splitter options for canonicalisation. Embedded messages stay leaves: we
  * recurse into them ourselves, also when they are attachments, which
  * mailsplit would not parse. The splitter's own size limits are set above
- * ours (it counts every header line as at least 64 bytes), so that normally
- * our exact checks fire, while its limits still bound memory.
+ * ours, so that normally our exact checks fire, while its limits bound
+ * memory (HEAD_COST_FACTOR).
  */
 export function splitterOptions(limits: MimeLimits): SplitterOptions {
   return {
     ignoreEmbedded: true,
-    maxHeadSize: limits.maxHeaderSize * 32 + 1024,
+    maxHeadSize: limits.maxHeaderSize * HEAD_COST_FACTOR + 1024,
     maxChildNodes: limits.maxParts + 1,
   };
 }

@@ -23,8 +23,17 @@ export function isContentField(field: HeaderField): boolean {
 export function splitTopLevel(raw: Buffer): TopLevel {
   const { header, body } = splitHeaderBody(raw);
   const fields = splitFields(header);
-  const outer = fields.filter((f) => f.name !== '' && !isContentField(f)).map(withLineBreak);
-  return { header, outer: Buffer.concat(outer), fields, body };
+  let outer: Buffer | undefined;
+  return {
+    header,
+    // Built when read: most readers want the fields only, and a hostile 45 MB header made it cost 250 MB each time.
+    get outer(): Buffer {
+      outer ??= Buffer.concat(fields.filter((f) => f.name !== '' && !isContentField(f)).map(withLineBreak));
+      return outer;
+    },
+    fields,
+    body,
+  };
 }
 
 function withLineBreak(field: HeaderField): Buffer {

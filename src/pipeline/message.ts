@@ -22,7 +22,12 @@ export function contiguous(message: PipelineMessage): Buffer {
 export function leadingBytes(message: PipelineMessage, limit: number): Buffer {
   const first = message.chunks[0];
   if (!first) return Buffer.alloc(0);
-  if (message.chunks.length === 1 || first.length >= limit || headerEnd(first) >= 0) return first;
+  if (message.chunks.length === 1 || first.length >= limit || headerEnd(first) >= 0) {
+    // A view; cut at `limit` when the header does not end before it, or every reader of a
+    // 10 MB header would split all its fields (about 170 MB of objects, issue 7).
+    const end = headerEnd(first);
+    return end >= 0 && end <= limit ? first : first.subarray(0, limit);
+  }
   const taken: Buffer[] = [];
   let size = 0;
   for (const chunk of message.chunks) {

@@ -157,13 +157,41 @@ interface ParsedFile {
   lineOf(keyPath: readonly PropertyKey[]): number | undefined;
 }
 
+/**
+ * Policy files hold a few rules and address groups (kilobytes). The cap
+ * bounds the time and memory a broken or hostile file can cost (a group of
+ * a million addresses, a generated file gone wrong) at a clear message.
+ */
+export const MAX_POLICY_FILE_BYTES = 1024 * 1024;
+
+/** Problems reported per file; the rest are counted. */
+const MAX_ISSUES_PER_FILE = 100;
+
 function parseFile(file: string): ParsedFile | { issues: PolicyIssue[] } {
   let text: string;
   try {
+    const size = statSync(file).size;
+    if (size > MAX_POLICY_FILE_BYTES) {
+      return { issues: [{ file, key: '', message: `the file has ${size} bytes, more than the ${MAX_POLICY_FILE_BYTES} a policy file may have (split large groups over several files)` }] };
+    }
     text = readFileSync(file, 'utf8');
   } catch (err) {
     return { issues: [{ file, key: '', message: `cannot read the file: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }] };
   }
+  try {
+    return parseText(file, text);
+  } catch (err) {
+    // Whatever the YAML library or the schema did not foresee is still a problem of this file, never a crash.
+    return { issues: [{ file, key: '', message: `cannot be read as a policy: ${(err as Error).message}` }] };
+  }
+}
+
+/** The YAML library reports a stack overflow during composition as an error of the document. */
+function yamlErrorText(message: string): string {
+  return /maximum call stack size exceeded/i.test(message) ? 'nested too deeply' : message;
+}
+
+function parseText(file: string, text: string): ParsedFile | { issues: PolicyIssue[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -174,7 +202,7 @@ function parseFile(file: string): ParsedFile | { issues: PolicyIssue[] } {
         const first = error.message.split('\n')[0] ?? error.message;
         // `*@domain` unquoted reads as a YAML alias: say how to write it.
         const hint = line !== undefined && /(^|[\s[,-])\*@/.test(lines[line - 1] ?? '') ? ' (quote patterns that start with "*": \'*@example.org\')' : '';
-        return { file, line, key: '', message: `not valid YAML: ${first.replace(/ at line \d+, column \d+:?$/, '')}${hint}` };
+        return { file, line, key: '', message: `not valid YAML: ${yamlErrorText(first.replace(/ at line \d+, column \d+:?$/, ''))}${hint}` };
       }),
     };
   }
@@ -186,10 +214,15 @@ function parseFile(file: string): ParsedFile | { issues: PolicyIssue[] } {
     const alias = unresolvedAlias(doc);
     const line = alias === undefined ? 1 : lineCounter.linePos(alias.offset).line;
     const hint = alias?.source.startsWith('@') ? ' (quote patterns that start with "*": \'*@example.org\')' : '';
-    return { issues: [{ file, line, key: '', message: `not valid YAML: ${(err as Error).message}${hint}` }] };
+    return { issues: [{ file, line, key: '', message: `not valid YAML: ${yamlErrorText((err as Error).message)}${hint}` }] };
   }
   const result = policyFileSchema.safeParse(value);
-  if (!result.success) return { issues: result.error.issues.flatMap((issue) => issuesFor(file, issue, doc, lineOf)) };
+  if (!result.success) {
+    // A file that is wrong everywhere (a generated file gone astray) gets a readable report, not thousands of lines.
+    const shown = result.error.issues.slice(0, MAX_ISSUES_PER_FILE).flatMap((issue) => issuesFor(file, issue, doc, lineOf));
+    const more = result.error.issues.length - MAX_ISSUES_PER_FILE;
+    return { issues: more > 0 ? [...shown, { file, key: '', message: `${more} more problems not shown` }] : shown };
+  }
   return { file, content: result.data, lineOf };
 }
 

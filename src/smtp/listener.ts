@@ -96,13 +96,29 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
 
   const shuttingDown = () => smtpReplyFor(new SiegelError('SHUTTING_DOWN'));
 
-  function sayGoodbye(sessionId: string): void {
+  function sayGoodbye(sessionId: string, reply: SmtpReply = shuttingDown()): void {
     for (const connection of server?.connections ?? []) {
       if (connection.id !== sessionId) continue;
-      const reply = shuttingDown();
       connection.send(reply.code, `${reply.enhanced} ${reply.text}`);
       connection.close();
     }
+  }
+
+  /** Sessions whose DATA is still arriving (the client owes us bytes), by id. */
+  const receiving = new Set<string>();
+  /** The sessionTimeout timer of each connection. */
+  const deadlines = new Map<string, NodeJS.Timeout>();
+
+  /**
+   * sessionTimeout: a client trickling bytes (slowloris) never trips the idle timeout.
+   * A message received in full is processed and answered first; anything else ends now.
+   */
+  function sessionExpired(sessionId: string): void {
+    const reply = smtpReplyFor(new SiegelError('SESSION_TIMEOUT'));
+    const working = inFlight.get(sessionId);
+    log.info({ client: clients.get(sessionId)?.address, reply: replyLine(reply), receiving: receiving.has(sessionId) }, 'session time limit reached');
+    if (working && !receiving.has(sessionId)) void working.finally(() => setImmediate(() => sayGoodbye(sessionId, reply)));
+    else sayGoodbye(sessionId, reply);
   }
 
   async function transaction(stream: SMTPServerDataStream, session: SMTPServerSession, client: ClientState | undefined, queueId: string): Promise<string> {
@@ -132,7 +148,8 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       ...extra,
       durationMs: now().getTime() - started,
     });
-    const collected = await collectMessage(stream, config.maxMessageSize, declaredSize(session));
+    receiving.add(session.id);
+    const collected = await collectMessage(stream, config.maxMessageSize, declaredSize(session)).finally(() => receiving.delete(session.id));
     fields.size = collected.size;
     try {
       if (collected.aborted) throw new SiegelError('INTERNAL', 'client disconnected during DATA');
@@ -198,6 +215,7 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
           const client = policy.connect(session.remoteAddress);
           clients.set(session.id, client);
           session.disabledCommands = policy.disabledCommands(client, false);
+          deadlines.set(session.id, setTimeout(() => sessionExpired(session.id), config.sessionTimeout).unref());
           callback();
         } catch (err) {
           log.info({ client: session.remoteAddress, reply: replyLine(smtpReplyFor(err)), error: errorMessage(err) }, 'connection refused');
@@ -285,6 +303,8 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
 
       onClose(session: SMTPServerSession) {
         clients.delete(session.id);
+        clearTimeout(deadlines.get(session.id));
+        deadlines.delete(session.id);
       },
     };
   }
