@@ -5,6 +5,7 @@
  * each other for long.
  */
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import { ReadCache } from './read-cache.js';
 import { blob, SqliteConnection, text } from './sqlite-connection.js';
 import { checkHarvestedRecord, type HarvestedRecord, type HarvestedStore, type HarvestSource, type HarvestState } from './harvested-store.js';
 import { openSiegelDatabase } from './sqlite-database.js';
@@ -18,10 +19,13 @@ type Row = Record<string, SQLOutputValue>;
 export class SqliteHarvestedStore implements HarvestedStore {
   readonly file: string;
   readonly #conn: SqliteConnection;
+  /** forAddress runs per recipient of outbound mail and per verified inbound message. */
+  readonly #byAddress: ReadCache<readonly HarvestedRecord[]>;
 
   private constructor(db: DatabaseSync, file: string) {
     // Prepared statements are reused: the reply path looks a certificate up per recipient.
     this.#conn = new SqliteConnection(db, file, 'harvested certificate store');
+    this.#byAddress = new ReadCache(this.#conn);
     this.file = file;
   }
 
@@ -33,6 +37,7 @@ export class SqliteHarvestedStore implements HarvestedStore {
 
   async put(record: HarvestedRecord): Promise<void> {
     checkHarvestedRecord(record);
+    this.#byAddress.clear();
     this.run(
       'store harvested certificate',
       `INSERT INTO harvested_certificates (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -62,7 +67,8 @@ export class SqliteHarvestedStore implements HarvestedStore {
   }
 
   async forAddress(address: string): Promise<HarvestedRecord[]> {
-    return this.select(`SELECT ${COLUMNS} FROM harvested_certificates WHERE address = ? ${ORDER}`, normalize(address));
+    const key = normalize(address);
+    return [...this.#byAddress.get(key, () => this.select(`SELECT ${COLUMNS} FROM harvested_certificates WHERE address = ? ${ORDER}`, key))];
   }
 
   async list(): Promise<HarvestedRecord[]> {
@@ -70,6 +76,7 @@ export class SqliteHarvestedStore implements HarvestedStore {
   }
 
   async remove(address: string, fingerprint: string): Promise<boolean> {
+    this.#byAddress.clear();
     const changes = this.run(
       'remove harvested certificate',
       'DELETE FROM harvested_certificates WHERE address = ? AND fingerprint = ?',

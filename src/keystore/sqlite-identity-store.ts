@@ -4,6 +4,7 @@
  * transaction, so the event loop is held for microseconds.
  */
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
+import { ReadCache } from './read-cache.js';
 import { blob, optionalDate, optionalText, SqliteConnection, text } from './sqlite-connection.js';
 import { checkRecord, type IdentityRecord, type IdentityRole, type IdentityState, type IdentityStore } from './identity-store.js';
 import { openSiegelDatabase, schemaMigrations, type Migration } from './sqlite-database.js';
@@ -22,9 +23,12 @@ type Row = Record<string, SQLOutputValue>;
 export class SqliteIdentityStore implements IdentityStore {
   readonly file: string;
   readonly #conn: SqliteConnection;
+  /** forMailbox runs for every outbound message (which identity signs?). */
+  readonly #byMailbox: ReadCache<readonly IdentityRecord[]>;
 
   private constructor(db: DatabaseSync, file: string) {
     this.#conn = new SqliteConnection(db, file, 'identity store');
+    this.#byMailbox = new ReadCache(this.#conn);
     this.file = file;
   }
 
@@ -36,6 +40,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async put(record: IdentityRecord): Promise<void> {
+    this.#byMailbox.clear();
     checkRecord(record);
     const db = this.#conn.db;
     this.#conn.guard('store identity', () => {
@@ -84,7 +89,8 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async forMailbox(mailbox: string): Promise<IdentityRecord[]> {
-    return this.select(`SELECT ${COLUMNS} FROM identities WHERE mailbox = ? ${ORDER}`, mailbox.trim().toLowerCase());
+    const address = mailbox.trim().toLowerCase();
+    return [...this.#byMailbox.get(address, () => this.select(`SELECT ${COLUMNS} FROM identities WHERE mailbox = ? ${ORDER}`, address))];
   }
 
   async forPublicKey(publicKeySha256: string): Promise<IdentityRecord[]> {
@@ -92,6 +98,7 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   async remove(id: string): Promise<boolean> {
+    this.#byMailbox.clear();
     return this.#conn.guard('remove identity', () => Number(this.#conn.statement('DELETE FROM identities WHERE id = ?').run(id).changes) > 0);
   }
 

@@ -4,6 +4,8 @@
  * scan runs once over the chunk list of a part, without copying it.
  */
 
+import { isAscii, isUtf8 } from 'node:buffer';
+
 export const CR = 0x0d;
 export const LF = 0x0a;
 export const CRLF = Buffer.from('\r\n', 'latin1');
@@ -28,9 +30,62 @@ export interface ByteScan {
 
 /**
  * Scans chunks as one continuous byte stream, so a CRLF or a UTF-8 sequence
- * that straddles two chunks is judged correctly.
+ * that straddles two chunks is judged correctly. Runs once or twice per
+ * part of every message, so it leans on native scans (isAscii, isUtf8,
+ * indexOf) and visits line ends only; byte by byte only for 8-bit text
+ * split over several chunks.
  */
 export function scanChunks(chunks: readonly Buffer[]): ByteScan {
+  const ascii = chunks.every((chunk) => isAscii(chunk));
+  const single = chunks.length === 1 ? chunks[0] : undefined;
+  if (!ascii && !single) return scanBytewise(chunks);
+  return { eightBit: !ascii, ...scanLines(chunks), validUtf8: ascii || (single !== undefined && isUtf8(single)) };
+}
+
+/** The line facts of a byte stream, from the positions of LF, CR and NUL alone. */
+function scanLines(chunks: readonly Buffer[]): Pick<ByteScan, 'nul' | 'bareCr' | 'bareLf' | 'longLine'> {
+  let nul = false;
+  let bareCr = false;
+  let bareLf = false;
+  let longLine = false;
+  // Bytes of the current line so far (a trailing CR included) and whether the stream's last byte was CR.
+  let lineLen = 0;
+  let prevCr = false;
+  for (const chunk of chunks) {
+    const n = chunk.length;
+    if (n === 0) continue;
+    if (!nul && chunk.indexOf(0) !== -1) nul = true;
+    // A CR must be followed by LF, possibly at the start of this chunk.
+    if (prevCr && chunk[0] !== LF) bareCr = true;
+    for (let cr = bareCr ? -1 : chunk.indexOf(CR); cr !== -1; cr = chunk.indexOf(CR, cr + 1)) {
+      if (cr + 1 < n && chunk[cr + 1] !== LF) {
+        bareCr = true;
+        break;
+      }
+    }
+    let pos = 0;
+    for (;;) {
+      const lf = chunk.indexOf(LF, pos);
+      if (lf === -1) {
+        lineLen += n - pos;
+        if (n > pos) prevCr = chunk[n - 1] === CR;
+        break;
+      }
+      const crBefore = lf > pos ? chunk[lf - 1] === CR : prevCr;
+      if (!crBefore) bareLf = true;
+      if (lineLen + (lf - pos) - (crBefore ? 1 : 0) > MAX_LINE_OCTETS) longLine = true;
+      lineLen = 0;
+      prevCr = false;
+      pos = lf + 1;
+    }
+  }
+  if (prevCr) bareCr = true;
+  if (lineLen > MAX_LINE_OCTETS) longLine = true;
+  return { nul, bareCr, bareLf, longLine };
+}
+
+/** The reference scan, byte by byte with a UTF-8 decoder that carries its state across chunks. */
+export function scanBytewise(chunks: readonly Buffer[]): ByteScan {
   let eightBit = false;
   let nul = false;
   let bareCr = false;

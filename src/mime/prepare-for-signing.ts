@@ -11,6 +11,7 @@
  */
 import { CRLF, LF } from './bytes.js';
 import { Canonicalizer } from './canonicalize.js';
+import { canonicalSinglePart } from './canonical-single-part.js';
 import { LimitGuard } from './limits.js';
 import type { MimeLimits } from './limits.js';
 import { OutputBuilder } from './output.js';
@@ -42,6 +43,16 @@ export interface PreparedMessage {
  * Input that is not a message at all is treated as a text/plain body.
  */
 export async function prepareForSigning(raw: Buffer, limits: MimeLimits): Promise<PreparedMessage> {
+  const simple = canonicalSinglePart(raw, limits);
+  if (simple) {
+    const outerHeaders = Buffer.concat(simple.outerFields.map((f) => f.raw));
+    return { outerHeaders, entity: simple.entity, entityLength: simple.entityLength, changed: false };
+  }
+  return prepareBySplitting(raw, limits);
+}
+
+/** The general path: the byte-preserving splitter walks every part. Exported for the test that compares both paths. */
+export async function prepareBySplitting(raw: Buffer, limits: MimeLimits): Promise<PreparedMessage> {
   const out = new OutputBuilder();
   const walker = new Canonicalizer(new LimitGuard(limits), out);
   const outerFields = await walker.message(raw, 'entity', 0);

@@ -36,8 +36,18 @@ function extensionOf(cert: pkijs.Certificate, oid: string): pkijs.Extension | un
   return cert.extensions?.find((ext) => ext.extnID === oid);
 }
 
+/** Per parsed certificate (path validation parses each distinct certificate once and checks it with every message). */
+const keyUsages = new WeakMap<pkijs.Certificate, KeyUsageFlags | undefined>();
+
 /** undefined when the certificate has no keyUsage extension (then every usage is allowed). */
 export function keyUsageOf(cert: pkijs.Certificate): KeyUsageFlags | undefined {
+  if (keyUsages.has(cert)) return keyUsages.get(cert);
+  const flags = readKeyUsage(cert);
+  keyUsages.set(cert, flags);
+  return flags;
+}
+
+function readKeyUsage(cert: pkijs.Certificate): KeyUsageFlags | undefined {
   const ext = extensionOf(cert, OID.keyUsage);
   if (!ext) return undefined;
   const parsed = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);

@@ -4,7 +4,7 @@
  * the same key against them) for every message would cost more than the
  * signature itself. Bounded, so unusual workloads cannot grow it without end.
  */
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash } from 'node:crypto';
 
 const LIMIT = 1024;
 
@@ -40,21 +40,4 @@ export class BoundedCache<V> {
     if (this.#entries.size >= this.limit && !this.#entries.has(key)) this.#entries.delete(this.#entries.keys().next().value as string);
     this.#entries.set(key, value);
   }
-}
-
-/** Remembers which certificates a key object was already found to match. */
-export function memoKeyMatch(check: (der: Buffer, key: KeyObject) => boolean): (der: Buffer, key: KeyObject) => boolean {
-  const matched = new WeakMap<KeyObject, Set<string>>();
-  return (der, key) => {
-    const certKey = certificateKey(der);
-    const known = matched.get(key);
-    if (known?.has(certKey)) return true;
-    const ok = check(der, key);
-    if (ok) {
-      const set = known ?? new Set<string>();
-      if (set.size < LIMIT) set.add(certKey);
-      matched.set(key, set);
-    }
-    return ok;
-  };
 }

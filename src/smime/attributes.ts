@@ -10,15 +10,6 @@ import { essCertIdV2, issuerAndSerialNumber, type CertificateRef } from './certi
 import { octetString, oid, sequence, setOf, TAG, time } from './der.js';
 import { OID } from './oids.js';
 
-export interface SignedAttributesInput {
-  /** SHA-256 of the content. */
-  readonly messageDigest: Buffer;
-  readonly signingTime: Date;
-  readonly signer: CertificateRef;
-  /** The certificate partners should encrypt replies to; no preference attributes when undefined. */
-  readonly encryptionCertificate: CertificateRef | undefined;
-}
-
 export interface SignedAttributes {
   /** DER `SET OF Attribute` (tag 0x31): the octets the signature is computed over (RFC 5652 5.4). */
   readonly signedBytes: Buffer;
@@ -30,25 +21,38 @@ function attribute(type: string, value: Buffer): Buffer {
   return sequence(oid(type), setOf([value]));
 }
 
-export function buildSignedAttributes(input: SignedAttributesInput): SignedAttributes {
+/**
+ * The attributes that are the same for every message of one identity
+ * (encoded once per identity, see signer-template.ts). `encryptionCertificate`
+ * is the certificate partners should encrypt replies to; without it, no
+ * preference attributes.
+ */
+export function staticSignedAttributes(signer: CertificateRef, encryptionCertificate: CertificateRef | undefined): Buffer[] {
   const attributes = [
     attribute(OID.contentType, oid(OID.data)),
-    attribute(OID.signingTime, time(input.signingTime)),
-    attribute(OID.messageDigest, octetString(input.messageDigest)),
     attribute(OID.smimeCapabilities, sequence(...SMIME_CAPABILITIES)),
     // SigningCertificateV2 ::= SEQUENCE { certs SEQUENCE OF ESSCertIDv2 }: binds the signer
     // certificate into the signature (RFC 5035) against certificate substitution; CAdES
     // verifiers check it, others (OpenSSL 3.0 cms, gpgsm, NSS) ignore it.
-    attribute(OID.signingCertificateV2, sequence(sequence(essCertIdV2(input.signer)))),
+    attribute(OID.signingCertificateV2, sequence(sequence(essCertIdV2(signer)))),
   ];
-  if (input.encryptionCertificate) {
+  if (encryptionCertificate) {
     // SMIMEEncryptionKeyPreference is a CHOICE in an IMPLICIT TAGS module:
     // issuerAndSerialNumber [0] replaces the SEQUENCE tag (RFC 8551 2.5.3).
-    attributes.push(attribute(OID.smimeEncryptionKeyPreference, issuerAndSerialNumber(input.encryptionCertificate, TAG.CONTEXT_0)));
+    attributes.push(attribute(OID.smimeEncryptionKeyPreference, issuerAndSerialNumber(encryptionCertificate, TAG.CONTEXT_0)));
     // Outlook ignores the standard attribute and reads Microsoft's, a plain IssuerAndSerialNumber.
-    attributes.push(attribute(OID.microsoftEncryptionKeyPreference, issuerAndSerialNumber(input.encryptionCertificate)));
+    attributes.push(attribute(OID.microsoftEncryptionKeyPreference, issuerAndSerialNumber(encryptionCertificate)));
   }
-  const signedBytes = setOf(attributes);
+  return attributes;
+}
+
+/** The complete signed attributes of one message: the identity's static ones plus signingTime and messageDigest (SHA-256 of the content). */
+export function signedAttributes(staticAttributes: readonly Buffer[], message: { readonly messageDigest: Buffer; readonly signingTime: Date }): SignedAttributes {
+  const signedBytes = setOf([
+    ...staticAttributes,
+    attribute(OID.signingTime, time(message.signingTime)),
+    attribute(OID.messageDigest, octetString(message.messageDigest)),
+  ]);
   // Same octets, only the identifier changes: [0] IMPLICIT SET OF (RFC 5652 5.3).
   const signerInfoField = Buffer.concat([Buffer.from([TAG.CONTEXT_0]), signedBytes.subarray(1)]);
   return { signedBytes, signerInfoField };

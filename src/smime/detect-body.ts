@@ -9,20 +9,19 @@
 
 export type DecodedBody = { readonly ok: true; readonly der: Buffer } | { readonly ok: false; readonly reason: 'unsupported-transfer-encoding' | 'bad-base64' };
 
-/** Linear scan (no regex backtracking on hostile input): alphabet, white space, then at most two "=" at the end. */
-function compactBase64(body: Buffer): string | undefined {
-  const out = Buffer.allocUnsafe(body.length);
-  let length = 0;
-  let padding = 0;
-  for (const byte of body) {
-    if (byte === 0x20 || byte === 0x09 || byte === 0x0d || byte === 0x0a) continue;
-    const alphabet =
-      (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39) || byte === 0x2b || byte === 0x2f;
-    if (byte === 0x3d) padding++;
-    else if (!alphabet || padding > 0) return undefined;
-    out[length++] = byte;
-  }
-  return padding <= 2 && length % 4 === 0 ? out.toString('latin1', 0, length) : undefined;
+/**
+ * The base64 alphabet and white space, then at most two "=" (white space
+ * between them allowed). Linear: the first class cannot match "=", so a
+ * failing match backtracks at most once over the input.
+ */
+const BASE64_BODY = /^[A-Za-z0-9+/\t\n\r ]*(?:=[\t\n\r ]*){0,2}$/;
+
+/** The base64 characters without white space, or undefined when the body is not strict base64 (a whole number of quads). */
+export function compactBase64(body: Buffer): string | undefined {
+  const text = body.toString('latin1');
+  if (!BASE64_BODY.test(text)) return undefined;
+  const compact = text.replace(/[\t\n\r ]+/g, '');
+  return compact.length % 4 === 0 ? compact : undefined;
 }
 
 export function decodeSmimeBody(body: Buffer, transferEncoding: string): DecodedBody {

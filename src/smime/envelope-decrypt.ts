@@ -5,7 +5,8 @@
  * lacks AuthEnvelopedData and fails on ECDH without ukm (DESIGN.md).
  */
 import type { KeyObject } from 'node:crypto';
-import { createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { decryptChunks } from '../crypto/bulk-crypto.js';
 import { children, isContext, octets, oidOf, parse, raw, sequenceItems, setItems, smallInteger, type Node } from './envelope-asn1.js';
 import { contentParameters, type ContentEncryption, type ContentParameters, type KeyManagement } from './envelope-algorithms.js';
 import { EnvelopeError, decryptionFailed, malformed } from './envelope-errors.js';
@@ -79,7 +80,7 @@ export async function decryptEnvelope(der: Buffer, recipients: readonly Decrypti
     const key = recoverKey(candidate.unwrap, envelope.parameters.cipher.keyBytes);
     let content: Buffer | undefined;
     try {
-      content = decryptContent(envelope, key);
+      content = await decryptContent(envelope, key);
     } catch {
       content = undefined;
     }
@@ -176,15 +177,14 @@ function recoverKey(unwrap: () => Buffer, keyBytes: number): Buffer {
   return randomBytes(keyBytes);
 }
 
-function decryptContent(envelope: Envelope, key: Buffer): Buffer {
+/** Large content is decrypted on a worker thread (bulk-crypto.ts), so other connections are not stalled meanwhile. */
+async function decryptContent(envelope: Envelope, key: Buffer): Promise<Buffer> {
   const { cipher, iv, tagBytes } = envelope.parameters;
+  const input = [envelope.encryptedContent];
   if (cipher.mode === 'gcm') {
-    const decipher = createDecipheriv(cipher.name as 'aes-256-gcm', key, iv, { authTagLength: tagBytes });
-    decipher.setAuthTag(envelope.mac);
-    if (envelope.aad.length > 0) decipher.setAAD(envelope.aad);
-    return Buffer.concat([decipher.update(envelope.encryptedContent), decipher.final()]);
+    const aad = envelope.aad.length > 0 ? { aad: envelope.aad } : {};
+    return Buffer.concat(await decryptChunks(cipher.name, key, iv, input, { authTagLength: tagBytes, authTag: envelope.mac, ...aad }));
   }
   // PKCS #7 padding is checked by final(); its failure is reported like any other (decryptionFailed).
-  const decipher = createDecipheriv(cipher.name, key, iv);
-  return Buffer.concat([decipher.update(envelope.encryptedContent), decipher.final()]);
+  return Buffer.concat(await decryptChunks(cipher.name, key, iv, input));
 }

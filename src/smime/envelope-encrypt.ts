@@ -11,6 +11,7 @@
  * no peer is left out by a field only some read.
  */
 import { constants, createCipheriv, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { encryptChunks } from '../crypto/bulk-crypto.js';
 import { canEncrypt, parseCertificate } from '../pki/certificate-info.js';
 import { certificateRef, issuerAndSerialNumber } from './certificate-ref.js';
 import { header, NULL, octetString, oid, sequence, setOf, tlv } from './der.js';
@@ -52,15 +53,14 @@ export async function encryptEnvelope(
 
   if (gcm) {
     const nonce = randomBytes(GCM_NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', cek, nonce, { authTagLength: GCM_TAG_BYTES });
-    const encrypted = [...chunks.map((chunk) => cipher.update(chunk)), cipher.final()];
+    // Large content is encrypted on a worker thread (bulk-crypto.ts), so other connections are not stalled meanwhile.
+    const { chunks: encrypted, tag } = await encryptChunks('aes-256-gcm', cek, nonce, chunks, { authTagLength: GCM_TAG_BYTES });
     const parameters = sequence(octetString(nonce), tlv(0x02, Buffer.from([GCM_TAG_BYTES])));
-    const authEnvelopedData = sequenceChunks([integer(0), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Gcm, parameters, encrypted), [octetString(cipher.getAuthTag())]);
+    const authEnvelopedData = sequenceChunks([integer(0), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Gcm, parameters, encrypted), [octetString(tag as Buffer)]);
     return contentInfo(ENV_OID.authEnvelopedData, authEnvelopedData);
   }
   const iv = randomBytes(16);
-  const cipher = createCipheriv('aes-256-cbc', cek, iv);
-  const encrypted = [...chunks.map((chunk) => cipher.update(chunk)), cipher.final()];
+  const { chunks: encrypted } = await encryptChunks('aes-256-cbc', cek, iv, chunks);
   // RFC 5652 6.1: version 2 as soon as one RecipientInfo is not version 0 (kari is version 3).
   const allKeyTransport = recipients.every((recipient) => keyTypeOf(recipient.certificate) === 'rsa');
   const envelopedData = sequenceChunks([integer(allKeyTransport ? 0 : 2), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Cbc, octetString(iv), encrypted), []);

@@ -35,9 +35,10 @@
  * Hostile input never throws: structural problems and exceeded bounds give
  * 'permerror'.
  */
-import { createHash, createVerify, constants, type KeyObject } from 'node:crypto';
+import { createVerify, constants, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { digestChunks } from '../crypto/bulk-crypto.js';
 import { errorMessage } from '../errors.js';
 import { validatePath, readCertificate, oneLine, type CertificateView } from '../pki/path-validation.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
@@ -253,9 +254,9 @@ async function verifySigner(
     if (!attributes.messageDigest) return result('malformed', 'signed attributes without messageDigest');
     if (attributes.contentType === undefined) return result('malformed', 'signed attributes without contentType');
     if (attributes.contentType !== parsed.eContentType) return result('bad-signature', 'the signed contentType differs from the encapsulated content type');
-    const hash = createHash(digest.name);
-    for (const chunk of content) hash.update(chunk);
-    if (!hash.digest().equals(attributes.messageDigest)) return result('digest-mismatch', 'the content does not match the signed message digest (altered in transit?)');
+    // Large content is hashed on a worker thread (bulk-crypto.ts), so other connections are not stalled meanwhile.
+    const contentDigest = await digestChunks(digest.name, content);
+    if (!contentDigest.equals(attributes.messageDigest)) return result('digest-mismatch', 'the content does not match the signed message digest (altered in transit?)');
     signedChunks = [attributes.signedBytes];
   } else {
     signedChunks = content;

@@ -92,6 +92,8 @@ describe('SqliteHarvestedStore on disk', () => {
     const record = sampleHarvested({ address: 'from-child@partner.example' });
     try {
       await identities.put(sampleRecord({ mailbox: 'poststelle@stadt.example' }));
+      // Looked up before (and so cached): the other process's row must still be seen afterwards.
+      expect(await harvest.forAddress(record.address)).toEqual([]);
       // The child keeps a read transaction open (a CLI listing) and writes a harvested row.
       const child = spawn(
         process.execPath,
@@ -136,6 +138,7 @@ describe('SqliteHarvestedStore on disk', () => {
       const seen = await harvest.get(record.address, record.fingerprint);
       expect(seen).toMatchObject({ address: record.address, source: 'signer', state: 'active', capabilities: [], anchorFingerprint: 'cd'.repeat(32) });
       expect(seen?.certificate).toEqual(record.certificate);
+      expect((await harvest.forAddress(record.address)).map((r) => r.fingerprint)).toEqual([record.fingerprint]);
     } finally {
       await harvest.close();
       await identities.close();

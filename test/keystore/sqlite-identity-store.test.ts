@@ -78,6 +78,30 @@ describe('SqliteIdentityStore on disk', () => {
     await second.close();
   });
 
+
+  it('sees identities another process adds or removes while it runs (the per-mailbox cache follows the database)', async () => {
+    const dataDir = freshDataDir();
+    const gateway = SqliteIdentityStore.open(dataDir);
+    const cli = SqliteIdentityStore.open(dataDir);
+    try {
+      expect(await gateway.forMailbox('poststelle@stadt.example')).toEqual([]);
+      const record = sampleRecord();
+      await cli.put(record);
+      expect((await gateway.forMailbox('Poststelle@stadt.example')).map((r) => r.id)).toEqual([record.id]);
+      // Asked again without a change: the same answer (from the cache), and a caller's edit of the array does not stick.
+      const again = await gateway.forMailbox('poststelle@stadt.example');
+      again.length = 0;
+      expect((await gateway.forMailbox('poststelle@stadt.example')).map((r) => r.id)).toEqual([record.id]);
+      await cli.remove(record.id);
+      expect(await gateway.forMailbox('poststelle@stadt.example')).toEqual([]);
+      // Its own writes too.
+      await gateway.put(record);
+      expect((await gateway.forMailbox('poststelle@stadt.example')).map((r) => r.id)).toEqual([record.id]);
+    } finally {
+      await gateway.close();
+      await cli.close();
+    }
+  });
   it('warns about an existing data dir that others can read, without changing it', async () => {
     const dataDir = freshDataDir();
     mkdirSync(dataDir, { mode: 0o755 });

@@ -1,0 +1,141 @@
+/**
+ * A small pool of worker threads for bulk hashing and encryption of large
+ * messages (bulk-crypto.ts decides what is large). One job per worker at a
+ * time; jobs beyond the pool's size wait for a free worker.
+ *
+ * Lifecycle: workers start with the first job and never keep a process
+ * alive while idle (bulk-thread.ts), so a CLI filter or a test ends when
+ * its work is done. A worker that dies is replaced by the next job; the job
+ * it was running rejects with WorkerLost, on which the caller computes
+ * inline. Workers that cannot even start (three times in a
+ * row) switch the pool off: everything is then computed inline, slower for
+ * other connections but never wrong.
+ */
+import { availableParallelism } from 'node:os';
+import type { BulkOperation } from './bulk-protocol.js';
+import { PoolWorker, WorkerLost, type JobOutput } from './bulk-thread.js';
+
+/** Consecutive workers that died before coming online after which the pool gives up. */
+const MAX_START_FAILURES = 3;
+
+class BulkPool {
+  readonly #size: number;
+  readonly #workers = new Set<PoolWorker>();
+  readonly #idle: PoolWorker[] = [];
+  readonly #waiting: ((worker: PoolWorker | undefined) => void)[] = [];
+  #startFailures = 0;
+  #closed = false;
+  /** Resolves close() once the last worker has exited. */
+  #drained: (() => void) | undefined;
+
+  constructor(size: number) {
+    this.#size = size;
+  }
+
+  /** false once workers could not be started: callers compute inline. */
+  get available(): boolean {
+    return this.#startFailures < MAX_START_FAILURES && !this.#closed;
+  }
+
+  #completed = 0;
+  #lost = 0;
+
+  /** Workers alive, jobs completed by a worker (errors included), jobs lost with their worker. */
+  get stats(): { readonly workers: number; readonly completed: number; readonly lost: number } {
+    return { workers: this.#workers.size, completed: this.#completed, lost: this.#lost };
+  }
+
+  /** Rejects with WorkerLost when there is no worker to run it (the pool is off or closed) or it died meanwhile. */
+  async run(operation: BulkOperation, chunks: readonly Uint8Array[]): Promise<JobOutput> {
+    const worker = await this.#acquire();
+    if (!worker) throw new WorkerLost('the pool is not available');
+    try {
+      const output = await worker.run(operation, chunks);
+      this.#completed++;
+      return output;
+    } catch (err) {
+      if (err instanceof WorkerLost) this.#lost++;
+      else this.#completed++;
+      throw err;
+    } finally {
+      this.#release(worker);
+    }
+  }
+
+  /** Terminates idle workers now and busy ones when their job is done. */
+  close(): Promise<void> {
+    this.#closed = true;
+    for (const waiter of this.#waiting.splice(0)) waiter(undefined);
+    // Busy workers are terminated in #release, when their job is done.
+    for (const worker of this.#idle.splice(0)) void worker.terminate();
+    if (this.#workers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#drained = resolve;
+    });
+  }
+
+  /**
+   * Terminates every worker at once, busy or not, as a crash would: their
+   * jobs reject with WorkerLost and later jobs start fresh workers. For
+   * tests of exactly that.
+   */
+  killWorkers(): Promise<void> {
+    return Promise.all([...this.#workers].map((worker) => worker.terminate())).then(() => undefined);
+  }
+
+  #acquire(): Promise<PoolWorker | undefined> {
+    if (!this.available) return Promise.resolve(undefined);
+    const idle = this.#idle.pop();
+    if (idle) return Promise.resolve(idle);
+    if (this.#workers.size < this.#size) {
+      const worker = new PoolWorker((gone, startedOk) => this.#onExit(gone, startedOk));
+      this.#workers.add(worker);
+      return Promise.resolve(worker);
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(worker: PoolWorker): void {
+    if (worker.exited) return;
+    if (this.#closed) {
+      void worker.terminate();
+      return;
+    }
+    const waiter = this.#waiting.shift();
+    if (waiter) waiter(worker);
+    else this.#idle.push(worker);
+  }
+
+  #onExit(worker: PoolWorker, startedOk: boolean): void {
+    this.#workers.delete(worker);
+    const index = this.#idle.indexOf(worker);
+    if (index >= 0) this.#idle.splice(index, 1);
+    if (this.#closed) {
+      if (this.#workers.size === 0) this.#drained?.();
+      return;
+    }
+    this.#startFailures = startedOk ? 0 : this.#startFailures + 1;
+    // A job waiting for a worker gets a fresh one (or, with the pool off, none).
+    const waiter = this.#waiting.shift();
+    if (waiter) void this.#acquire().then(waiter);
+  }
+}
+
+let pool: BulkPool | undefined;
+
+/** The process-wide pool, created on first use (it starts no worker until a job comes). */
+export function bulkPool(): BulkPool {
+  pool ??= new BulkPool(Math.max(1, Math.min(2, availableParallelism())));
+  return pool;
+}
+
+/**
+ * Stops the pool's workers (after their current jobs). Called when the
+ * server stops; a later job starts a new pool, so several gateways in one
+ * process (tests) do not break each other's work.
+ */
+export async function closeBulkPool(): Promise<void> {
+  const closing = pool;
+  pool = undefined;
+  await closing?.close();
+}
