@@ -8,6 +8,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { SiegelError, errorMessage } from '../errors.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
+import { SqliteIssuerStore } from '../keystore/sqlite-issuer-store.js';
 import { importRecipientCertificate, MAX_IMPORT_FILE_BYTES, type RecipientImportResult } from '../lifecycle/recipient-import.js';
 import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
 import { ExitCode, type CommandContext } from './context.js';
@@ -43,6 +44,8 @@ export async function certsImport(ctx: CommandContext, opts: CertsImportOptions)
   try {
     const anchors = loadConfiguredAnchors(ctx.config, ctx.logger);
     const store = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
+    // The issuing CAs of the file go beside it: `siegel serve` needs them to check the certificate's revocation.
+    const issuers = SqliteIssuerStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
     try {
       result = await importRecipientCertificate(store, {
         address,
@@ -51,15 +54,20 @@ export async function certsImport(ctx: CommandContext, opts: CertsImportOptions)
         now: ctx.now(),
         minRsaBits: ctx.config.inbound.minRsaBits,
         force: opts.force === true,
+        issuers,
       });
     } finally {
+      await issuers.close();
       await store.close();
     }
   } catch (err) {
     ctx.stderr.write(`siegel certs import: ${err instanceof SiegelError && err.code === 'CERTIFICATE_REJECTED' ? 'refused: ' : ''}${errorMessage(err)}\n`);
     return err instanceof SiegelError && err.code === 'CERTIFICATE_REJECTED' ? ExitCode.rejected : ExitCode.failure;
   }
-  ctx.logger.info({ address, action: result.action, fingerprint: result.fingerprint, replaced: result.replaced }, 'recipient certificate imported');
+  ctx.logger.info({ address, action: result.action, fingerprint: result.fingerprint, replaced: result.replaced, issuers: result.issuers }, 'recipient certificate imported');
+  if (result.issuersNotKept) {
+    ctx.logger.warn({ address, error: result.issuersNotKept }, 'issuing CA certificates not kept: the revocation check may not find the issuer');
+  }
   ctx.stdout.write(opts.json ? `${JSON.stringify(result, null, 2)}\n` : render(result));
   return ExitCode.ok;
 }
@@ -80,6 +88,8 @@ function render(result: RecipientImportResult): string {
     `  trust anchor: ${result.anchorSubject}`,
     `  fingerprint:  ${result.fingerprint}`,
     ...result.replaced.map((fingerprint) => `  replaces:     ${fingerprint}`),
+    ...result.issuers.map((subject) => `  issuing CA:   ${subject} (kept for the revocation check)`),
+    ...(result.issuersNotKept ? [`  warning:      the issuing CA certificates could not be kept (${result.issuersNotKept})`] : []),
     `Mail to ${result.address} now leaves encrypted to this certificate (see \`siegel certs show ${result.address}\`).`,
   ];
   return `${lines.join('\n')}\n`;

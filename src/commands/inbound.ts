@@ -11,6 +11,7 @@
 import { errorCatalog, errorMessage, SiegelError, smtpReplyFor } from '../errors.js';
 import { openKeystore } from '../keystore/open.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
+import { SqliteIssuerStore } from '../keystore/sqlite-issuer-store.js';
 import { messageVerdict } from '../pipeline/inbound/annotate.js';
 import { createInboundPipeline } from '../pipeline/inbound.js';
 import { isQuarantined } from '../pipeline/inbound/policy-fail.js';
@@ -28,15 +29,17 @@ import { readAll } from './read-stream.js';
 export async function inboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
   let keystore: ReturnType<typeof openKeystore> | undefined;
   let harvested: SqliteHarvestedStore | undefined;
+  let issuers: SqliteIssuerStore | undefined;
   try {
     const anchors = loadConfiguredAnchors(ctx.config, ctx.logger);
     keystore = openKeystore(ctx.config, ctx.env, ctx.now);
     harvested = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
+    issuers = SqliteIssuerStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
     const raw = await readAll(ctx.stdin, ctx.config.smtp.inbound.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
     // A broken policy is a config error (exit 75, the caller keeps the message); none means the default decision.
     const policy = PolicyHolder.open(ctx.config.policies).current();
-    const pipeline = createInboundPipeline({ config: ctx.config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation: createRevocationChecker(ctx.config), policies: () => policy });
+    const pipeline = createInboundPipeline({ config: ctx.config, anchors: () => anchors, keys: keystore, harvested, issuers, now: ctx.now, revocation: createRevocationChecker(ctx.config), policies: () => policy });
     const queueId = randomQueueId();
     const result = await pipeline(pipelineMessage(envelope, raw), queueId);
     const quarantined = isQuarantined(result);
@@ -67,6 +70,7 @@ export async function inboundFilter(ctx: CommandContext, opts: { from?: string; 
     return permanent ? EX_DATAERR : EX_TEMPFAIL;
   } finally {
     await harvested?.close();
+    await issuers?.close();
     await keystore?.close();
   }
 }

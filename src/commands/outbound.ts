@@ -8,6 +8,7 @@ import { errorCatalog, errorMessage, SiegelError, smtpReplyFor } from '../errors
 import { createOutboundPipeline } from '../pipeline/outbound.js';
 import { openKeystore } from '../keystore/open.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
+import { SqliteIssuerStore } from '../keystore/sqlite-issuer-store.js';
 import { firstFound, harvestedCertificates } from '../pipeline/encryption-lookup.js';
 import { openDirectoryLookup } from '../directory/open.js';
 import type { DirectoryLookup } from '../directory/directory-lookup.js';
@@ -33,6 +34,7 @@ export const EX_CONFIG = 78;
 export async function outboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
   let keystore: ReturnType<typeof openKeystore> | undefined;
   let harvested: SqliteHarvestedStore | undefined;
+  let issuers: SqliteIssuerStore | undefined;
   let transfer: TransferService | undefined;
   let directory: DirectoryLookup | undefined;
   let policies: PolicyHolder;
@@ -51,6 +53,8 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     keystore = openKeystore(ctx.config, ctx.env, ctx.now);
     // Certificates harvested from verified inbound mail: replies to their senders leave encrypted.
     harvested = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
+    // Their issuing CAs, for the revocation check (this process starts with nothing in memory).
+    issuers = SqliteIssuerStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
     const anchors = loadConfiguredAnchors(ctx.config, ctx.logger);
     // Recipients without a harvested certificate are looked up in the configured LDAP directories.
     directory = openDirectoryLookup(ctx.config, { logger: ctx.logger, now: ctx.now, anchors });
@@ -63,7 +67,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     // A rule may lower the threshold below the configured one.
     const threshold = Math.min(ctx.config.largeFiles.threshold, ...decisions.map(({ decision }) => decision.largeFiles.threshold));
     if (raw.length > threshold || linkRules) transfer = openTransferService(ctx.config, { logger: ctx.logger, now: ctx.now });
-    const encryptionCertificate = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger);
+    const encryptionCertificate = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), ctx.config, createRevocationChecker(ctx.config), () => anchors, ctx.logger, issuers);
     // The password of a link delivery reaches the sender as `siegel serve` sends it: a mail through the outbound
     // pipeline (signed when its sender is enrolled) to the submission next hop, not through the caller of the filter.
     notifierHop = linkRules ? createNextHop(ctx.config.smtp.submission.relay, ctx.config.smtp.submission.nextHop, ctx.logger) : undefined;
@@ -106,6 +110,7 @@ export async function outboundFilter(ctx: CommandContext, opts: { from?: string;
     await transfer?.close();
     await directory?.close();
     await harvested?.close();
+    await issuers?.close();
     await keystore?.close();
   }
 }

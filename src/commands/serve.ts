@@ -5,8 +5,11 @@
  * gracefully.
  */
 import path from 'node:path';
+import { closeBulkPool } from '../crypto/bulk-pool.js';
 import { openKeystore } from '../keystore/open.js';
+import { checkDatabaseIntegrity } from '../keystore/sqlite-database.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
+import { SqliteIssuerStore } from '../keystore/sqlite-issuer-store.js';
 import { createOutboundPipeline, outboundRecipientGroup } from '../pipeline/outbound.js';
 import { firstFound, harvestedCertificates } from '../pipeline/encryption-lookup.js';
 import { openDirectoryLookup } from '../directory/open.js';
@@ -37,6 +40,8 @@ export interface ServeHandle {
 /** Starts everything; resolves once listening. */
 export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   const { config, logger } = ctx;
+  // A damaged siegel.db stops the start here, read-only and before anything could write to it.
+  checkDatabaseIntegrity(config.dataDir);
   // The policies first: a broken policy fails the start before anything is opened. Reloaded on SIGHUP and file change.
   const policies = openServePolicies(config.policies, logger);
   const anchors = loadConfiguredAnchors(config, logger);
@@ -46,9 +51,11 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
   const keystore = openKeystore(config, ctx.env, ctx.now);
   // Certificates harvested from verified inbound mail, read by reply encryption.
   const harvested = SqliteHarvestedStore.open(config.dataDir, (message) => logger.warn(message));
+  // Their issuing CAs (from harvesting and `siegel certs import`): a restart must not leave their revocation unchecked.
+  const issuers = SqliteIssuerStore.open(config.dataDir, (message) => logger.warn(message));
   // One revocation checker for both directions, so its OCSP and CRL caches serve every message.
   const revocation = createRevocationChecker(config);
-  const recipientCertificates = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), config, revocation, () => anchors, logger);
+  const recipientCertificates = withRecipientRevocation(firstFound(harvestedCertificates(harvested), directory?.lookup), config, revocation, () => anchors, logger, issuers);
   const submissionHop = createNextHop(config.smtp.submission.relay, config.smtp.submission.nextHop, logger);
   // The large-file exchange: its own mail (first-download notices) leaves like staff mail, through the outbound pipeline and the submission next hop.
   const notifier = createMailNotifier({
@@ -83,7 +90,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     config: config.smtp.inbound,
     hostname: config.hostname ?? 'localhost',
     logger,
-    process: createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, now: ctx.now, revocation, policies: policies.current }),
+    process: createInboundPipeline({ config, anchors: () => anchors, keys: keystore, harvested, issuers, now: ctx.now, revocation, policies: policies.current }),
     checkRecipient: recipientDomainCheck(config.inbound.recipientDomains ?? config.internalDomains),
     // Recipients matching different inbound rules get their own transactions (452 4.5.3).
     recipientGroup: inboundRecipientGroup(policies.current, config),
@@ -127,6 +134,7 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
     await quarantineHop.close();
     await directory?.close();
     await harvested.close();
+    await issuers.close();
     await transfer.close();
     staffStore.close();
     await keystore.close();
@@ -165,25 +173,35 @@ export async function startServer(ctx: CommandContext): Promise<ServeHandle> {
       await quarantineHop.close();
       await directory?.close();
       await harvested.close();
+      await issuers.close();
       await keystore.close();
       policies.close();
+      // The workers hashing and encrypting large messages (started by the first one); a later job starts new ones.
+      await closeBulkPool();
     },
   };
 }
 
 /** Runs until a signal arrives. */
 export async function serve(ctx: CommandContext): Promise<number> {
-  const handle = await startServer(ctx);
-  await new Promise<void>((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
+  // Listening for the signals before starting: a SIGTERM sent as soon as the "listening" lines
+  // appear (a supervisor, a test) must stop the gateway gracefully, not kill it by default action.
+  let onSignal: (signal: NodeJS.Signals) => void = () => undefined;
+  const signalled = new Promise<void>((resolve) => {
+    onSignal = (signal) => {
       ctx.logger.info({ signal }, 'stopping');
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
       resolve();
     };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
   });
-  await handle.stop();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const handle = await startServer(ctx);
+    await signalled;
+    await handle.stop();
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   return 0;
 }

@@ -212,6 +212,26 @@ export const schemaMigrations: readonly Migration[] = [
       ALTER TABLE harvested_certificates_v5 RENAME TO harvested_certificates;
     `,
   },
+  // 6: issuing CA certificates of harvested and imported correspondents
+  // (sqlite-issuer-store.ts), so their revocation can be checked after a
+  // restart. Keyed by SHA-256 of the DER; subject as OpenSSL prints it
+  // (X509Certificate.subject), which is what a certificate's issuer is looked
+  // up by. last_seen orders eviction (the store is bounded).
+  {
+    version: 6,
+    sql: `
+      CREATE TABLE issuer_certificates (
+        fingerprint TEXT PRIMARY KEY,
+        subject TEXT NOT NULL,
+        certificate BLOB NOT NULL,
+        not_after INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX issuer_certificates_subject ON issuer_certificates (subject);
+      CREATE INDEX issuer_certificates_last_seen ON issuer_certificates (last_seen);
+    `,
+  },
 ];
 
 /** The user_version of a database this Siegel has opened. */
@@ -237,7 +257,7 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[], 
     restrictMode(file, warn);
     db = new DatabaseSync(file, { enableForeignKeyConstraints: true });
   } catch (err) {
-    throw new SiegelError('STORAGE_FAILED', `cannot open database ${file}: ${describe(err)}`, { cause: err });
+    throw damaged(file, err) ?? new SiegelError('STORAGE_FAILED', `cannot open database ${file}: ${describe(err)}`, { cause: err });
   }
   try {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -249,7 +269,7 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[], 
   } catch (err) {
     db.close();
     if (err instanceof SiegelError) throw err;
-    throw new SiegelError('STORAGE_FAILED', `cannot prepare database ${file}: ${describe(err)}`, { cause: err });
+    throw damaged(file, err) ?? new SiegelError('STORAGE_FAILED', `cannot prepare database ${file}: ${describe(err)}`, { cause: err });
   }
   return { db, file };
 }
@@ -257,6 +277,51 @@ export function openDatabase(dataDir: string, migrations: readonly Migration[], 
 /** Opens `<dataDir>/siegel.db` migrated to the whole shared schema; what every store uses. */
 export function openSiegelDatabase(dataDir: string, warn: (message: string) => void): OpenedDatabase {
   return openDatabase(dataDir, schemaMigrations, warn);
+}
+
+/**
+ * Checks `<dataDir>/siegel.db` page by page (PRAGMA quick_check) before
+ * anything opens it for writing: `siegel serve` runs this once at start, so
+ * a damaged database stops the start with a clear error instead of failing
+ * message after message later. The connection is read-only: a damaged file
+ * is left exactly as it is for the administrator to restore or examine (no
+ * migration, no checkpoint, no "repair" that could lose what is left).
+ * A missing file is fine (it is created on first open).
+ */
+export function checkDatabaseIntegrity(dataDir: string): void {
+  const file = path.join(dataDir, DATABASE_FILE);
+  if (!existsSync(file)) return;
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(file, { readOnly: true });
+    db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    const rows = db.prepare('PRAGMA quick_check(5)').all();
+    const problems = rows.map((row) => String(row.quick_check)).filter((line) => line !== 'ok');
+    if (problems.length > 0) throw new SiegelError('STORAGE_FAILED', damagedText(file, problems.join('; ')));
+  } catch (err) {
+    if (err instanceof SiegelError) throw err;
+    throw damaged(file, err) ?? new SiegelError('STORAGE_FAILED', `cannot check database ${file}: ${describe(err)}`, { cause: err });
+  } finally {
+    db?.close();
+  }
+}
+
+/** SQLite's primary result codes for a file that is not (or no longer) a sound database. */
+const SQLITE_CORRUPT = 11;
+const SQLITE_NOTADB = 26;
+
+/** The error for a damaged database file, or undefined when `err` is some other failure. */
+export function damaged(file: string, err: unknown): SiegelError | undefined {
+  const code = (err as { errcode?: unknown } | null)?.errcode;
+  if (typeof code !== 'number') return undefined;
+  // Extended result codes carry the primary code in their low byte (e.g. SQLITE_CORRUPT_VTAB).
+  const primary = code & 0xff;
+  if (primary !== SQLITE_CORRUPT && primary !== SQLITE_NOTADB) return undefined;
+  return new SiegelError('STORAGE_FAILED', damagedText(file, describe(err)), { cause: err });
+}
+
+function damagedText(file: string, what: string): string {
+  return `database ${file} is damaged (${what}): stop Siegel and restore the file from a backup; Siegel has left it unchanged`;
 }
 
 function prepareDirectory(dataDir: string, warn: (message: string) => void): void {

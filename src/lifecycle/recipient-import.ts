@@ -14,12 +14,16 @@
  * administrator who knows better says --force: the imported certificate
  * becomes the one used and the others of the address are superseded (kept
  * for the record, never deleted).
+ * The file's CA certificates that made the validated path (not the trust
+ * anchor) go into the issuer store: the revocation check needs the issuer,
+ * which the harvested record does not hold, after every restart too.
  */
-import { SiegelError } from '../errors.js';
+import { errorMessage, SiegelError } from '../errors.js';
 import { harvest } from '../keystore/harvest.js';
 import { newestFirst, type HarvestedRecord, type HarvestedStore } from '../keystore/harvested-store.js';
+import { pathIssuers, type IssuerStore } from '../keystore/issuer-store.js';
 import { allowsEmailProtection, canEncrypt, isValidAt, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
-import { oneLine, validatePath, MAX_CANDIDATES } from '../pki/path-validation.js';
+import { oneLine, readCertificate, validatePath, MAX_CANDIDATES } from '../pki/path-validation.js';
 import { looksLikePem, readPemBlocks } from '../pki/pem.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
 
@@ -36,6 +40,8 @@ export interface RecipientImportInput {
   readonly minRsaBits: number;
   /** Use the certificate even where the harvest rules would keep the current one. */
   readonly force?: boolean;
+  /** Where the issuing CAs of the validated path are kept; a failure there is reported, the import stands. */
+  readonly issuers?: IssuerStore;
 }
 
 export type RecipientImportAction =
@@ -61,6 +67,10 @@ export interface RecipientImportResult {
   readonly anchorSubject: string;
   /** Fingerprints of the certificates of the address that this one superseded. */
   readonly replaced: readonly string[];
+  /** Subjects of the issuing CA certificates kept for the revocation check (the trust anchor needs none). */
+  readonly issuers: readonly string[];
+  /** Why the issuing CAs could not be kept, when they could not: revocation then relies on caIssuers or inbound mail. */
+  readonly issuersNotKept?: string;
 }
 
 interface Parsed {
@@ -83,7 +93,8 @@ export async function importRecipientCertificate(store: HarvestedStore, input: R
     reject(`the certificate does not validate to a configured trust anchor (${path.reason}): ${path.detail}${path.certificate ? ` [${path.certificate}]` : ''}`);
   }
   const anchorFingerprint = path.anchor.fingerprint;
-  const describe = (action: RecipientImportAction, replaced: readonly string[]): RecipientImportResult => ({
+  const validatedPath = path.path;
+  const describe = async (action: RecipientImportAction, replaced: readonly string[]): Promise<RecipientImportResult> => ({
     address,
     action,
     fingerprint: leaf.info.sha256,
@@ -95,6 +106,8 @@ export async function importRecipientCertificate(store: HarvestedStore, input: R
     anchorFingerprint,
     anchorSubject: oneLine(path.anchor.x509.subject),
     replaced,
+    // Only once the certificate is kept (a refused import keeps nothing); an unchanged one heals an older import.
+    ...(await keepIssuers(input.issuers, validatedPath, input.now)),
   });
 
   const existing = await store.forAddress(address);
@@ -153,6 +166,19 @@ export async function importRecipientCertificate(store: HarvestedStore, input: R
     replaced.push(other.fingerprint);
   }
   return describe('forced', replaced);
+}
+
+async function keepIssuers(store: IssuerStore | undefined, path: readonly Buffer[], now: Date): Promise<Pick<RecipientImportResult, 'issuers' | 'issuersNotKept'>> {
+  const kept: string[] = [];
+  if (!store) return { issuers: kept };
+  try {
+    for (const der of pathIssuers(path)) {
+      if ((await store.put(der, now)) !== 'refused') kept.push(oneLine(readCertificate(der)?.x509.subject ?? ''));
+    }
+    return { issuers: kept };
+  } catch (err) {
+    return { issuers: kept, issuersNotKept: errorMessage(err) };
+  }
 }
 
 /** Every certificate in the file, in order; refuses files that hold none or something else. */

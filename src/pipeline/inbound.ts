@@ -7,6 +7,7 @@ import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { SiegelError, errorMessage } from '../errors.js';
 import type { HarvestedStore } from '../keystore/harvested-store.js';
+import type { IssuerStore } from '../keystore/issuer-store.js';
 import type { DecryptionKeyResolver } from '../keystore/identity.js';
 import type { RevocationChecker } from '../pki/revocation/types.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
@@ -27,6 +28,8 @@ export interface InboundDeps {
   readonly anchors: () => readonly TrustAnchor[];
   readonly keys: DecryptionKeyResolver;
   readonly harvested: HarvestedStore;
+  /** Where the issuing CAs of harvested certificates are kept (for their revocation checks after a restart). */
+  readonly issuers?: IssuerStore;
   readonly now: () => Date;
   /** One checker per process (its caches are shared); no revocation checking when absent. */
   readonly revocation?: RevocationChecker;
@@ -53,7 +56,7 @@ export function inboundStages(deps: InboundDeps): Stage<InboundMessage>[] {
         ...(deps.revocation ? { revocation: { checker: deps.revocation, mode: config.revocation.mode } } : {}),
       }),
     ),
-    createHarvestStage({ inbound: config.inbound, store: deps.harvested, anchors: deps.anchors }),
+    createHarvestStage({ inbound: config.inbound, store: deps.harvested, anchors: deps.anchors, ...(deps.issuers ? { issuers: deps.issuers } : {}) }),
     createAnnotateStage({ authservId: authservIdOf(config), subjectTags: config.inbound.subjectTags }),
   ];
 }

@@ -8,7 +8,7 @@
  */
 import type { EncryptionCertificateLookup } from '../../pipeline/encryption-lookup.js';
 import type { TrustAnchor } from '../trust-store.js';
-import { findIssuer } from './issuers.js';
+import { findIssuer, type StoredIssuers } from './issuers.js';
 import type { RevocationChecker, RevocationStatus } from './types.js';
 
 export interface RecipientRevocationOptions {
@@ -17,6 +17,10 @@ export interface RecipientRevocationOptions {
   readonly anchors: () => readonly TrustAnchor[];
   /** For fetching an issuer certificate from caIssuers, milliseconds. */
   readonly timeout: number;
+  /** Issuing CAs kept from imports and harvesting (keystore/issuer-store.ts), so a restart does not lose them. */
+  readonly issuers?: StoredIssuers;
+  /** Told when the issuer store cannot be read (the look-up goes on without it). */
+  readonly onStoreError?: (err: unknown) => void;
   /** Told why a certificate found for an address is not used (or used despite an unknown status), for the log. */
   readonly onNote?: (address: string, note: string) => void;
 }
@@ -29,10 +33,14 @@ export function revocationCheckedLookup(lookup: EncryptionCertificateLookup, opt
       notes?.push(`${address}: ${text}`);
       options.onNote?.(address, text);
     };
-    const issuer = await findIssuer(found.certificate, options.anchors(), options.timeout);
+    const issuer = await findIssuer(found.certificate, options.anchors(), {
+      timeout: options.timeout,
+      ...(options.issuers ? { stored: options.issuers } : {}),
+      ...(options.onStoreError ? { onStoreError: options.onStoreError } : {}),
+    });
     const status: RevocationStatus = issuer
       ? await options.checker.check(found.certificate, issuer, at).catch((err: unknown) => ({ status: 'unavailable', source: 'none', why: String(err) }) as const)
-      : { status: 'unavailable', source: 'none', why: 'the issuer certificate was not found (trust anchors, known intermediates, caIssuers)' };
+      : { status: 'unavailable', source: 'none', why: 'the issuer certificate was not found (trust anchors, known intermediates, stored issuers, caIssuers)' };
     switch (status.status) {
       case 'good':
         return found;
