@@ -8,7 +8,7 @@
 // - upload: as a staff member in the browser does it. Sign-in with the
 //   one-time link the gateway mails (Maildir next hop), the upload page's
 //   CSRF token, then tus-js-client against /staff/tus with the page's chunk
-//   size (8 MiB), timed from the first request until the share link is
+//   size (64 MiB), timed from the first request until the share link is
 //   shown on /staff/uploads/<token> (so the server's work after the last
 //   byte counts).
 // - download: GET /d/<token>/download streamed into a file on the same
@@ -24,18 +24,12 @@ import http from 'node:http';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Upload } from 'tus-js-client';
+import { MiB, parseSize } from './sizes.js';
 import { cpuTime, freePort, resetPeakMemory, residentMemory, sampleMemory, startGateway, stopGateway } from './gateway.js';
 
-const MiB = 1024 * 1024;
 const staff = 'bauamt@bench.example';
 
-/** "1GB", "512MB", "200mb", "1073741824": binary units (1 GB = 1024^3 bytes). */
-export function parseSize(text) {
-  const match = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(String(text).trim());
-  if (!match) throw new Error(`not a size: ${text}`);
-  const unit = { b: 1, kb: 1024, mb: MiB, gb: 1024 * MiB }[(match[2] ?? 'b').toLowerCase()];
-  return Math.round(Number(match[1]) * unit);
-}
+export { parseSize };
 
 /** Writes `size` bytes of varying content (fresh random bytes per MiB) and returns their SHA-256. */
 function createTestFile(file, size) {
@@ -252,7 +246,12 @@ async function measured(pid, work) {
 const mbps = (bytes, seconds) => bytes / MiB / seconds;
 const mb = (n) => (n / MiB).toFixed(0);
 
-export async function filesBench(dir, { size, runs }) {
+/**
+ * Runs the large-file exchange `runs` times in `dir` and returns one row per
+ * run (seconds, peaks, CPU); prints the table unless `print` is false (the
+ * matrix prints its own).
+ */
+export async function filesBench(dir, { size, runs, print = true }) {
   for (const d of ['trust', 'data']) mkdirSync(path.join(dir, d), { recursive: true, mode: 0o700 });
   writeFileSync(path.join(dir, 'master.key'), randomBytes(32).toString('base64'), { mode: 0o600 });
   const source = path.join(dir, 'source.bin');
@@ -289,7 +288,31 @@ export async function filesBench(dir, { size, runs }) {
   } finally {
     await stopGateway(child);
   }
-  printTable(rows, size);
+  if (print) printTable(rows, size);
+  return rows.map((r) => summarise(r, size));
+}
+
+/** One run as plain figures (MiB/s, ratios against the streamed copy, MiB). */
+function summarise({ run, copy, up, down, idle, client }, size) {
+  const copyRate = mbps(size, copy.streamed);
+  const upRate = mbps(size, up.seconds);
+  const downRate = mbps(size, down.seconds);
+  return {
+    run,
+    sizeBytes: size,
+    copyMBps: copyRate,
+    copyFileMBps: mbps(size, copy.copyFile),
+    uploadMBps: upRate,
+    uploadRatio: upRate / copyRate,
+    downloadMBps: downRate,
+    downloadRatio: downRate / copyRate,
+    peakUploadBytes: up.peak,
+    peakDownloadBytes: down.peak,
+    idleBytes: idle,
+    gatewayCpuSeconds: { upload: up.cpu, download: down.cpu },
+    clientCpuSeconds: { upload: up.clientCpu, download: down.clientCpu },
+    downloadClient: client,
+  };
 }
 
 function printTable(rows, size) {

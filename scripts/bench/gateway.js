@@ -21,8 +21,13 @@ export async function freePort() {
 export async function startGateway(configFile, port) {
   // The same V8 flag as bin/siegel.js's shebang and `npm start` (GATEWAY_NODE_FLAGS overrides).
   const flags = (process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...flags, path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit'] });
-  for (let i = 0; i < 100; i++) {
+  // gateway-probe.js answers gatewayThreads(); loaded into every gateway alike.
+  const probe = ['--import', path.join(root, 'scripts/bench/gateway-probe.js')];
+  const child = spawn(process.execPath, [...flags, ...probe, path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.channel?.unref();
+  running.add(child);
+  child.on('exit', () => running.delete(child));
+  for (let i = 0; i < 100 && child.exitCode === null; i++) {
     const ok = await new Promise((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -33,8 +38,17 @@ export async function startGateway(configFile, port) {
     if (ok) return child;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error('gateway did not start');
+  await stopGateway(child);
+  throw new Error(`gateway did not start (${configFile})`);
 }
+
+/** Gateways still running; killed when the benchmark exits, even on an error, so none is left behind. */
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+// Interrupted (Ctrl-C, timeout): exit through the handler above.
+for (const signal of ['SIGINT', 'SIGTERM']) process.once(signal, () => process.exit(128 + (signal === 'SIGINT' ? 2 : 15)));
 
 export function stopGateway(child) {
   return new Promise((resolve) => {
@@ -42,6 +56,38 @@ export function stopGateway(child) {
     child.on('exit', resolve);
     child.kill('SIGTERM');
   });
+}
+
+let probeId = 0;
+/**
+ * The gateway's event-loop account from gateway-probe.js: { elu: { idle,
+ * active } (ms), mainThreadMs }; null if it does not answer within 2 s.
+ */
+export function gatewayThreads(child) {
+  const id = ++probeId;
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => done(null), 2000);
+    const onMessage = (msg) => {
+      if (msg?.benchProbe === id) done(msg);
+    };
+    const done = (value) => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      resolve(value);
+    };
+    child.on('message', onMessage);
+    try {
+      child.send({ benchProbe: id });
+    } catch {
+      done(null);
+    }
+  });
+}
+
+/** Event-loop active and idle time and main-thread CPU (ms) between two gatewayThreads() readings. */
+export function threadsDelta(before, after) {
+  if (!before || !after) return null;
+  return { active: after.elu.active - before.elu.active, idle: after.elu.idle - before.elu.idle, mainThreadMs: after.mainThreadMs - before.mainThreadMs };
 }
 
 /** CPU time (user + system) the process used so far, in ms. */
