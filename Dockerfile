@@ -24,5 +24,5 @@ VOLUME ["/var/lib/siegel"]
 EXPOSE 10587 10025 8080
 HEALTHCHECK --interval=30s --timeout=10s --start-period=20s --retries=3 \
   CMD ["node", "bin/siegel.js", "health"]
-ENTRYPOINT ["node", "--max-semi-space-size=1", "bin/siegel.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=1", "--expose-gc", "bin/siegel.js"]
 CMD ["serve"]

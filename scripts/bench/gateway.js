@@ -20,7 +20,7 @@ export async function freePort() {
 /** Starts `siegel serve --config configFile` and waits until `port` accepts connections. */
 export async function startGateway(configFile, port) {
   // The same V8 flag as bin/siegel.js's shebang and `npm start` (GATEWAY_NODE_FLAGS overrides).
-  const flags = (process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1').split(' ').filter(Boolean);
+  const flags = (process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1 --expose-gc').split(' ').filter(Boolean);
   // gateway-probe.js answers gatewayThreads(); loaded into every gateway alike.
   const probe = ['--import', path.join(root, 'scripts/bench/gateway-probe.js')];
   const child = spawn(process.execPath, [...flags, ...probe, path.join(root, 'bin/siegel.js'), 'serve', '--config', configFile], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

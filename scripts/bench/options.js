@@ -31,7 +31,7 @@ export const usage = `usage: npm run bench [-- options]
   --mode verify             as before: 10 KB, 16 connections, inbound verification
   --mode files              as before: the large-file exchange only (1 GiB)
 
-  GATEWAY_NODE_FLAGS overrides the gateway's Node flags (default --max-semi-space-size=1).`;
+  GATEWAY_NODE_FLAGS overrides the gateway's Node flags (default --max-semi-space-size=1 --expose-gc).`;
 
 function parseArgv(argv) {
   const args = {};

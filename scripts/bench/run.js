@@ -96,7 +96,7 @@ async function main() {
       cpus: os.cpus().length,
       loadStart: load(),
       loadEnd: '',
-      gatewayFlags: process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1',
+      gatewayFlags: process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1 --expose-gc',
       key: plan.key,
       recipientKey: plan.recipientKey,
       counts: describeCounts(plan),

@@ -149,7 +149,7 @@ async function main() {
     // The heap probe rides along with the gateway's usual V8 flags.
     const heapFile = path.join(dir, 'heap.json');
     process.env.SOAK_HEAP_PROBE = heapFile;
-    process.env.GATEWAY_NODE_FLAGS = `${process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1'} --import=${path.join(here, 'heap-probe.js')}`;
+    process.env.GATEWAY_NODE_FLAGS = `${process.env.GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=1 --expose-gc'} --import=${path.join(here, 'heap-probe.js')}`;
     child = await startGateway(config, submissionPort);
     await waitForPort(inboundPort);
     let gatewayExit = null;

@@ -43,6 +43,23 @@ export async function encryptEnvelope(
   recipients: readonly EncryptionRecipient[],
   options: EncryptOptions = {},
 ): Promise<Buffer> {
+  const { der } = await encryptEnvelopeChunks(content, recipients, options);
+  return Buffer.concat(der, chunkLength(der));
+}
+
+export interface EnvelopeChunks {
+  /** The DER ContentInfo as chunks in order: the structure's headers and the ciphertext pieces, never joined. */
+  readonly der: Buffer[];
+  /** AuthEnvelopedData (AES-GCM) rather than EnvelopedData (AES-CBC). */
+  readonly authenticated: boolean;
+}
+
+/** encryptEnvelope without the final copy: a 50 MB message is encrypted into chunks that go on to base64 as they are. */
+export async function encryptEnvelopeChunks(
+  content: Buffer | readonly Buffer[],
+  recipients: readonly EncryptionRecipient[],
+  options: EncryptOptions = {},
+): Promise<EnvelopeChunks> {
   // Async by contract, like decryptEnvelope.
   await Promise.resolve();
   if (recipients.length === 0) throw new EnvelopeError('unusable-certificate', 'no recipients to encrypt to');
@@ -57,14 +74,14 @@ export async function encryptEnvelope(
     const { chunks: encrypted, tag } = await encryptChunks('aes-256-gcm', cek, nonce, chunks, { authTagLength: GCM_TAG_BYTES });
     const parameters = sequence(octetString(nonce), tlv(0x02, Buffer.from([GCM_TAG_BYTES])));
     const authEnvelopedData = sequenceChunks([integer(0), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Gcm, parameters, encrypted), [octetString(tag as Buffer)]);
-    return contentInfo(ENV_OID.authEnvelopedData, authEnvelopedData);
+    return { der: contentInfo(ENV_OID.authEnvelopedData, authEnvelopedData), authenticated: true };
   }
   const iv = randomBytes(16);
   const { chunks: encrypted } = await encryptChunks('aes-256-cbc', cek, iv, chunks);
   // RFC 5652 6.1: version 2 as soon as one RecipientInfo is not version 0 (kari is version 3).
   const allKeyTransport = recipients.every((recipient) => keyTypeOf(recipient.certificate) === 'rsa');
   const envelopedData = sequenceChunks([integer(allKeyTransport ? 0 : 2), setOf(recipientInfos)], encryptedContentInfo(ENV_OID.aes256Cbc, octetString(iv), encrypted), []);
-  return contentInfo(ENV_OID.envelopedData, envelopedData);
+  return { der: contentInfo(ENV_OID.envelopedData, envelopedData), authenticated: false };
 }
 
 function useGcm(recipients: readonly EncryptionRecipient[], prefer: 'auto' | 'gcm' | 'cbc'): boolean {
@@ -78,9 +95,8 @@ function integer(value: number): Buffer {
 
 /*
  * The ciphertext is as large as the message. The structure around it is
- * built as a list of chunks (headers plus views of the ciphertext) and
- * joined once at the end, so a 50 MB message is copied once, not once per
- * nesting level.
+ * built as a list of chunks (headers plus views of the ciphertext), never
+ * joined on the way to the MIME layer, which base64-encodes them as they are.
  */
 function chunkLength(chunks: readonly Buffer[]): number {
   return chunks.reduce((sum, chunk) => sum + chunk.length, 0);
@@ -94,9 +110,8 @@ function sequenceChunks(before: readonly Buffer[], middle: readonly Buffer[], af
   return tlvChunks(0x30, [...before, ...middle, ...after]);
 }
 
-function contentInfo(type: string, content: readonly Buffer[]): Buffer {
-  const chunks = tlvChunks(0x30, [oid(type), ...tlvChunks(0xa0, content)]);
-  return Buffer.concat(chunks, chunkLength(chunks));
+function contentInfo(type: string, content: readonly Buffer[]): Buffer[] {
+  return tlvChunks(0x30, [oid(type), ...tlvChunks(0xa0, content)]);
 }
 
 function encryptedContentInfo(algorithm: string, parameters: Buffer, encrypted: readonly Buffer[]): Buffer[] {

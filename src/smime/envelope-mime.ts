@@ -12,7 +12,7 @@ const CRLF = '\r\n';
  * `outerHeaders`: the message's non-content header fields, each ending
  * CRLF (no Content-Type / Content-Transfer-Encoding: this layer sets them).
  */
-export function buildEnvelopedMime(outerHeaders: Buffer, der: Buffer, authenticated: boolean): Buffer[] {
+export function buildEnvelopedMime(outerHeaders: Buffer, der: Buffer | readonly Buffer[], authenticated: boolean): Buffer[] {
   const names = fieldNames(outerHeaders);
   if (outerHeaders.length > 0 && !outerHeaders.toString('latin1').endsWith('\n')) throw misuse('outer headers must end with a line break');
   if (names.includes('')) throw misuse('outer headers contain an empty line or a line that is not a header field');

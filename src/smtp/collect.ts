@@ -12,6 +12,7 @@
  * sizes and send little cannot make the gateway reserve memory for them.
  */
 import type { Readable } from 'node:stream';
+import { noteBytesReceived } from './read-buffer-release.js';
 
 export interface CollectedMessage {
   readonly raw: Buffer;
@@ -65,6 +66,7 @@ export function collectMessage(stream: Readable & { sizeExceeded?: boolean }, li
     };
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
+      noteBytesReceived(chunk.length);
       if (size > limit) {
         buffer = undefined;
         chunks = [];

@@ -117,7 +117,12 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
           size: message.size,
           use8BitMime: message.chunks.some(has8bit),
         };
+        // Pieces of at most 1 MiB, pushed as the socket takes them: nodemailer copies a chunk it
+        // must dot-stuff, and a 50 MB message pushed at once would be copied and queued whole.
+        const pieces = outgoingPieces(message.chunks);
+        let next = pieces.next();
         const body = new Readable({
+          highWaterMark: PIECE_BYTES,
           read() {
             // The first read comes after the next hop answered DATA with 354.
             const refused = envelope.rejectedErrors ?? [];
@@ -127,7 +132,11 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
               this.destroy();
               return;
             }
-            for (const chunk of message.chunks) this.push(chunk);
+            for (; !next.done; ) {
+              const more = this.push(next.value);
+              next = pieces.next();
+              if (!more) return;
+            }
             this.push(null);
           },
         });
@@ -186,6 +195,15 @@ async function readConfigFile(file: string, key: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (err) {
     throw new SiegelError('CONFIG_INVALID', `${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+}
+
+const PIECE_BYTES = 1024 * 1024;
+
+/** The message as views of at most PIECE_BYTES (no copies). */
+function* outgoingPieces(chunks: readonly Buffer[]): Generator<Buffer, void, undefined> {
+  for (const chunk of chunks) {
+    for (let start = 0; start < chunk.length; start += PIECE_BYTES) yield chunk.subarray(start, start + PIECE_BYTES);
   }
 }
 

@@ -13,9 +13,8 @@ import { X509Certificate } from 'node:crypto';
 import type { Config } from '../../config/schema.js';
 import { SiegelError, errorMessage } from '../../errors.js';
 import type { EncryptionCertificate } from '../../keystore/harvest.js';
-import { oid } from '../../smime/der.js';
 import type { KeyManagement } from '../../smime/envelope-algorithms.js';
-import { encryptEnvelope } from '../../smime/envelope-encrypt.js';
+import { encryptEnvelopeChunks, type EnvelopeChunks } from '../../smime/envelope-encrypt.js';
 import { buildEnvelopedMime } from '../../smime/envelope-mime.js';
 import { ENV_OID } from '../../smime/envelope-oids.js';
 import type { EncryptionCertificateLookup } from '../encryption-lookup.js';
@@ -91,16 +90,16 @@ export function createEncryptStage(options: EncryptStageOptions): Stage<Outbound
 
       const parts = await encryptable(message, limits);
       const recipients = uniqueByFingerprint(certificates).map((c) => ({ certificate: c.certificate, capabilities: c.capabilities }));
-      let der: Buffer;
+      let envelope: EnvelopeChunks;
       try {
-        der = await encryptEnvelope(parts.entity, recipients, { prefer: policy?.decision.contentEncryption ?? encryption.contentEncryption });
+        envelope = await encryptEnvelopeChunks(parts.entity, recipients, { prefer: policy?.decision.contentEncryption ?? encryption.contentEncryption });
       } catch (err) {
         // 451: the client keeps the message and retries; the detail names the cause for the admin.
         throw new SiegelError('ENCRYPTION_FAILED', `cannot encrypt to ${addresses.join(', ')}: ${errorMessage(err)}`, { cause: err });
       }
-      const authenticated = isAuthEnveloped(der);
+      const { authenticated } = envelope;
       return {
-        message: { ...pipelineMessage(message.envelope, buildEnvelopedMime(parts.outerHeaders, der, authenticated)), clientSmime: message.clientSmime },
+        message: { ...pipelineMessage(message.envelope, buildEnvelopedMime(parts.outerHeaders, envelope.der, authenticated)), clientSmime: message.clientSmime },
         action: {
           stage: 'encrypt',
           action: 'encrypted',
@@ -125,19 +124,11 @@ function uniqueByFingerprint(certificates: readonly EncryptionCertificate[]): En
   return certificates.filter((c) => !seen.has(c.fingerprint) && seen.add(c.fingerprint));
 }
 
-const AUTH_ENVELOPED_OID = oid(ENV_OID.authEnvelopedData);
-
 /**
  * Whether the ContentInfo is AuthEnvelopedData: read from the DER that was
  * written (its content type follows the outer SEQUENCE header), so the
  * smime-type and the log always say what the envelope is.
  */
-function isAuthEnveloped(der: Buffer): boolean {
-  const lengthByte = der[1] ?? 0;
-  const typeAt = 2 + (lengthByte & 0x80 ? lengthByte & 0x7f : 0);
-  return der.subarray(typeAt, typeAt + AUTH_ENVELOPED_OID.length).equals(AUTH_ENVELOPED_OID);
-}
-
 /** Per recipient kind, for the log: the rule of envelope-encrypt.ts (OAEP only when advertised, ECDH for EC keys). */
 function keyManagementCounts(recipients: ReadonlyArray<{ certificate: Buffer; capabilities: readonly string[] }>): Record<string, number> {
   const counts: Record<string, number> = {};
