@@ -18,17 +18,26 @@ export class ReadCache<V> {
   ) {}
 
   get(key: string, read: () => V): V {
+    const cached = this.peek(key);
+    if (cached !== undefined) return cached;
+    const value = read();
+    this.set(key, value);
+    return value;
+  }
+
+  /** The kept value, unless the database changed since it was kept. */
+  peek(key: string): V | undefined {
     const version = this.conn.guard('read the data version', () => Number(this.conn.statement('PRAGMA data_version').get()?.['data_version']));
     if (version !== this.#dataVersion) {
       this.#entries.clear();
       this.#dataVersion = version;
     }
-    const cached = this.#entries.get(key);
-    if (cached !== undefined) return cached;
-    const value = read();
+    return this.#entries.get(key);
+  }
+
+  set(key: string, value: V): void {
     if (this.#entries.size >= this.limit) this.#entries.clear();
     this.#entries.set(key, value);
-    return value;
   }
 
   /** After a write through this connection (data_version does not count those). */

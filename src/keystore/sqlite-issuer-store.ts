@@ -5,6 +5,8 @@
  * from every verified message costs no write transaction per message.
  */
 import type { DatabaseSync } from 'node:sqlite';
+import { certificateKey } from '../pki/memo.js';
+import { ReadCache } from './read-cache.js';
 import { blob, SqliteConnection } from './sqlite-connection.js';
 import { openSiegelDatabase } from './sqlite-database.js';
 import { ISSUER_SEEN_RESOLUTION_MS, issuerEntry, MAX_ISSUER_CERTIFICATES, type IssuerPutResult, type IssuerStore } from './issuer-store.js';
@@ -18,9 +20,16 @@ export class SqliteIssuerStore implements IssuerStore {
   readonly file: string;
   readonly #conn: SqliteConnection;
   readonly #limit: number;
+  /**
+   * put runs for every verified message with the signer's CAs: when each
+   * certificate (by content) was last found or written, so a known one costs
+   * neither parsing nor a query until last_seen is due again.
+   */
+  readonly #confirmed: ReadCache<number>;
 
   private constructor(db: DatabaseSync, file: string, limit: number) {
     this.#conn = new SqliteConnection(db, file, 'issuer certificate store');
+    this.#confirmed = new ReadCache(this.#conn);
     this.file = file;
     this.#limit = limit;
   }
@@ -32,9 +41,18 @@ export class SqliteIssuerStore implements IssuerStore {
   }
 
   async put(certificate: Buffer, at: Date): Promise<IssuerPutResult> {
+    const now = at.getTime();
+    const key = certificateKey(certificate);
+    const confirmed = this.#confirmed.peek(key);
+    if (confirmed !== undefined && now - confirmed < ISSUER_SEEN_RESOLUTION_MS) return 'known';
     const entry = issuerEntry(certificate);
     if (!entry) return 'refused';
-    const now = at.getTime();
+    const result = this.#store(certificate, entry, now);
+    this.#confirmed.set(key, now);
+    return result;
+  }
+
+  #store(certificate: Buffer, entry: NonNullable<ReturnType<typeof issuerEntry>>, now: number): IssuerPutResult {
     return this.#conn.guard('store issuer certificate', () => {
       const known = this.#conn.statement('SELECT last_seen FROM issuer_certificates WHERE fingerprint = ?').get(entry.fingerprint);
       if (known) {

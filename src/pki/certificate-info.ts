@@ -3,7 +3,7 @@
  * what `siegel certs` shows. Names, serial, dates and the key come from
  * node:crypto (OpenSSL's reading); the extensions from pkijs.
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, type KeyObject } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { memoByCertificate } from './memo.js';
 import { arrayBufferOf } from './bytes.js';
@@ -64,6 +64,9 @@ const CURVE_NAMES: Record<string, { name: string; bits: number }> = {
 };
 
 /** Throws (plain Error) when the bytes are not a DER X.509 certificate. */
+/** The certificate's public key, memoised by content (a KeyObject is immutable); throws for bytes that are not a certificate. */
+export const certificatePublicKey: (der: Buffer) => KeyObject = memoByCertificate((der) => new X509Certificate(der).publicKey);
+
 /** Memoised by content (see memo.ts): the result is immutable and the same certificates arrive with every message. Throws for bytes that are not a certificate. */
 export const parseCertificate: (der: Buffer) => CertificateInfo = memoByCertificate(parseCertificateUncached);
 

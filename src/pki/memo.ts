@@ -8,8 +8,20 @@ import { createHash } from 'node:crypto';
 
 const LIMIT = 1024;
 
+/**
+ * Per Buffer object: one message's certificates are looked up in several
+ * memos, each would hash them again. Certificate bytes are never modified
+ * in place anywhere (they are parsed out of messages or read from stores).
+ */
+const keysOfBuffers = new WeakMap<Buffer, string>();
+
 export function certificateKey(der: Buffer): string {
-  return createHash('sha256').update(der).digest('base64');
+  let key = keysOfBuffers.get(der);
+  if (key === undefined) {
+    key = createHash('sha256').update(der).digest('base64');
+    keysOfBuffers.set(der, key);
+  }
+  return key;
 }
 
 /** Wraps `fn(der)` so each distinct certificate is computed once. */

@@ -10,9 +10,9 @@
  * (RFC 5753 3.1.1 makes ukm optional), and OpenSSL and NSS send none, so
  * no peer is left out by a field only some read.
  */
-import { constants, createCipheriv, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, X509Certificate, type KeyObject } from 'node:crypto';
+import { constants, createCipheriv, diffieHellman, generateKeyPairSync, publicEncrypt, randomBytes, type KeyObject } from 'node:crypto';
 import { encryptChunks } from '../crypto/bulk-crypto.js';
-import { canEncrypt, parseCertificate } from '../pki/certificate-info.js';
+import { canEncrypt, parseCertificate, certificatePublicKey } from '../pki/certificate-info.js';
 import { certificateRef, issuerAndSerialNumber } from './certificate-ref.js';
 import { header, NULL, octetString, oid, sequence, setOf, tlv } from './der.js';
 import { KEY_WRAP_IV } from './envelope-algorithms.js';
@@ -120,7 +120,7 @@ function encryptedContentInfo(algorithm: string, parameters: Buffer, encrypted: 
 }
 
 function keyTypeOf(certificate: Buffer): string | undefined {
-  return new X509Certificate(certificate).publicKey.asymmetricKeyType;
+  return certificatePublicKey(certificate).asymmetricKeyType;
 }
 
 function recipientInfo(recipient: EncryptionRecipient, cek: Buffer): Buffer {
@@ -132,7 +132,7 @@ function recipientInfo(recipient: EncryptionRecipient, cek: Buffer): Buffer {
   }
   // DESIGN.md: a sign-only certificate is never used to encrypt (RFC 8550 4.4.2).
   if (!canEncrypt(info)) throw new EnvelopeError('unusable-certificate', `certificate ${info.subject} (serial ${info.serialHex}) does not allow key encipherment or key agreement`);
-  const publicKey = new X509Certificate(recipient.certificate).publicKey;
+  const publicKey = certificatePublicKey(recipient.certificate);
   const rid = issuerAndSerialNumber(certificateRef(recipient.certificate));
   if (info.publicKey.algorithm === 'rsa') return keyTransportInfo(publicKey, rid, cek, (recipient.capabilities ?? []).includes(ENV_OID.rsaesOaep));
   if (info.publicKey.algorithm === 'ec') return keyAgreementInfo(publicKey, rid, cek);

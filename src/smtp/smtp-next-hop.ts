@@ -108,7 +108,8 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
       // Errors arrive as events (also after a settled transaction, e.g. a reset during QUIT); a
       // listener must always be attached or the process would crash.
       connection.on('error', (err) => finish(err));
-      connection.on('end', () => finish(new SiegelError('NEXT_HOP_UNREACHABLE', 'next hop closed the connection')));
+      // After a delivery, the end of the connection (QUIT) is normal: no error object (a stack trace) for it.
+      connection.on('end', () => settled || finish(new SiegelError('NEXT_HOP_UNREACHABLE', 'next hop closed the connection')));
 
       const send = () => {
         const envelope: TrackedEnvelope = {

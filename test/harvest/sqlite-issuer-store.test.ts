@@ -126,4 +126,22 @@ describe('SqliteIssuerStore in siegel.db', () => {
     expect((error as SiegelError).code).toBe('STORAGE_FAILED');
     expect((error as SiegelError).message).toContain('issuer certificate store is closed');
   });
+
+  it('answers a repeated put from memory, and sees a row another process removed', async () => {
+    const dataDir = freshDataDir();
+    const store = SqliteIssuerStore.open(dataDir);
+    try {
+      expect(await store.put(issuing, at)).toBe('added');
+      expect(await store.put(issuing, at)).toBe('known');
+      // Another process (a CLI, a second gateway) deletes it: data_version changes, the memory is dropped.
+      const other = new DatabaseSync(store.file);
+      other.exec('DELETE FROM issuer_certificates');
+      other.close();
+      expect(await store.put(issuing, at)).toBe('added');
+      expect(await store.count()).toBe(1);
+    } finally {
+      await store.close();
+    }
+  });
 });
+

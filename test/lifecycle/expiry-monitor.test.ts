@@ -257,7 +257,8 @@ test('siegel serve mails the digest to enrollment.adminAddress through the submi
     expect(text).toMatch(/^To: it-betrieb@stadt.example\r$/m);
     expect(text).toContain('(noch 10 Tage)');
     expect(text).toContain('(expired 21 days ago)');
-    expect(existsSync(path.join(scene.config.dataDir, DIGEST_STATE_FILE))).toBe(true);
+    // The state is written once the relay has answered, which may be just after the Maildir file appears.
+    expect(await waitFor(() => (existsSync(path.join(scene.config.dataDir, DIGEST_STATE_FILE)) ? true : undefined))).toBe(true);
   } finally {
     await server.stop();
   }

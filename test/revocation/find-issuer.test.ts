@@ -108,4 +108,20 @@ describe('findIssuer with stored issuers', () => {
     expect(errors).toHaveLength(1);
     expect(notes).toEqual([expect.stringMatching(/^rat@partner\.example: certificate f{16} used, revocation status could not be checked: the issuer certificate was not found/)]);
   });
+
+  it('answers a repeated look-up from memory, but not with an anchor that is no longer configured', async () => {
+    const p = await partner('Remembered');
+    // A two-level partner PKI: the leaf's issuer is the configured anchor.
+    const leaf = await issueMailbox(p.root, { subject: [['CN', 'Maus']], email: 'maus@partner.example', keySpec: 'p256', usage: 'encrypt', ...validity });
+    const anchors = trustStoreFromDer([p.root.certificate]).anchors;
+    expect(await findIssuer(leaf.certificate, anchors, { timeout: 1000 })).toEqual(p.root.certificate);
+    const store = storeOf([]);
+    expect(await findIssuer(leaf.certificate, anchors, { timeout: 1000, stored: store })).toEqual(p.root.certificate);
+    // Found again without asking the store: the first answer was remembered.
+    expect(store.asked).toEqual([]);
+    // The anchor removed from the configuration: the remembered answer does not outlive it.
+    expect(await findIssuer(leaf.certificate, [], { timeout: 1000, stored: store })).toBeUndefined();
+    expect(store.asked.length).toBe(1);
+  });
 });
+

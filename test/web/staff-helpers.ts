@@ -181,6 +181,17 @@ export async function waitForMails(test: StaffTest, count: number, timeoutMs = 1
   }
 }
 
+/** The first mail from index `from` on that `matches`. */
+export async function waitForMail(test: StaffTest, from: number, matches: (raw: string) => boolean, timeoutMs = 15_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = test.mails().slice(from).find(matches);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no matching mail among the ${test.mails().length - from} since #${from}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export function headerOf(raw: string, name: string): string | undefined {
   const header = raw.slice(0, raw.indexOf('\r\n\r\n')).replace(/\r\n[ \t]+/g, ' ');
   const match = new RegExp(`^${name}: (.*)$`, 'im').exec(header);
@@ -244,8 +255,9 @@ export async function signIn(test: StaffTest, address: string): Promise<CookieJa
   const before = test.mails().length;
   const sent = await postForm(jar, `${test.base}/staff/sign-in`, { csrf: csrfFrom(form, '/staff/sign-in'), address });
   if (sent.status !== 200) throw new Error(`sign-in request answered ${sent.status}`);
-  const mails = await waitForMails(test, before + 1);
-  const link = linkIn(mailText(mails[mails.length - 1]!), '/staff/sign-in/');
+  // Other mail may arrive meanwhile (e.g. the first-download notice of an earlier test): take the sign-in mail.
+  const mail = await waitForMail(test, before, (raw) => headerOf(raw, 'To') === address && mailText(raw).includes('/staff/sign-in/'));
+  const link = linkIn(mailText(mail), '/staff/sign-in/');
   const confirm = await (await call(jar, link)).text();
   const done = await postForm(jar, link, { csrf: csrfFrom(confirm) });
   if (done.status !== 303) throw new Error(`sign-in confirmation answered ${done.status}`);

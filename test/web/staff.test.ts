@@ -24,6 +24,7 @@ import {
   signIn,
   stagingFiles,
   startStaffTest,
+  waitForMail,
   waitForMails,
   type StaffTest,
 } from './staff-helpers.js';
@@ -461,8 +462,7 @@ describe('staff area', () => {
       expect(uploadUrl).toContain(`${endpoint}/`);
       expect((await patch(partner, uploadUrl, 0, data)).status).toBe(204);
 
-      const mails = await waitForMails(test, before + 1);
-      const mail = mails[before]!;
+      const mail = await waitForMail(test, before, (raw) => mailText(raw).includes('Statik.pdf'));
       expect(headerOf(mail, 'To')).toBe('tiefbau@stadt.example');
       const text = mailText(mail);
       expect(text).toContain('Statik.pdf');

@@ -9,7 +9,7 @@
  * Mail the client signed or encrypted itself is never altered (DESIGN
  * rule 9); a later policy may add encryption around a client's signature.
  */
-import { X509Certificate } from 'node:crypto';
+import { certificatePublicKey } from '../../pki/certificate-info.js';
 import type { Config } from '../../config/schema.js';
 import { SiegelError, errorMessage } from '../../errors.js';
 import type { EncryptionCertificate } from '../../keystore/harvest.js';
@@ -133,7 +133,7 @@ function uniqueByFingerprint(certificates: readonly EncryptionCertificate[]): En
 function keyManagementCounts(recipients: ReadonlyArray<{ certificate: Buffer; capabilities: readonly string[] }>): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const recipient of recipients) {
-    const keyType = new X509Certificate(recipient.certificate).publicKey.asymmetricKeyType;
+    const keyType = certificatePublicKey(recipient.certificate).asymmetricKeyType;
     const kind: KeyManagement = keyType === 'ec' ? 'ecdh' : recipient.capabilities.includes(ENV_OID.rsaesOaep) ? 'rsa-oaep' : 'rsa-pkcs1';
     counts[kind] = (counts[kind] ?? 0) + 1;
   }
@@ -142,7 +142,7 @@ function keyManagementCounts(recipients: ReadonlyArray<{ certificate: Buffer; ca
 
 /** Modulus size of an RSA certificate key; Infinity for other key types (the floor is about RSA). */
 function rsaBits(certificate: Buffer): number {
-  const key = new X509Certificate(certificate).publicKey;
+  const key = certificatePublicKey(certificate);
   if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return Number.POSITIVE_INFINITY;
   return key.asymmetricKeyDetails?.modulusLength ?? 0;
 }

@@ -10,7 +10,7 @@
  * the certificate's signature must verify with the issuer's key.
  */
 import { X509Certificate } from 'node:crypto';
-import { BoundedCache } from '../memo.js';
+import { BoundedCache, certificateKey } from '../memo.js';
 import { readCertificate } from '../path-validation.js';
 import type { TrustAnchor } from '../trust-store.js';
 import { revocationUrls } from './certificate-fields.js';
@@ -42,13 +42,22 @@ export function rememberIssuers(path: readonly Buffer[]): void {
   }
 }
 
+/** Issuers already found, by certificate content: that one certificate signed another is a fact that never changes. */
+const FOUND = new BoundedCache<Buffer>(4096);
+
 export async function findIssuer(certificate: Buffer, anchors: readonly TrustAnchor[], options: FindIssuerOptions): Promise<Buffer | undefined> {
-  let leaf: X509Certificate;
-  try {
-    leaf = new X509Certificate(certificate);
-  } catch {
-    return undefined;
-  }
+  const key = certificateKey(certificate);
+  const known = FOUND.get(key);
+  // Still one of the places it may come from (an anchor removed from the configuration is not used).
+  if (known && (SEEN_ISSUERS.get(readCertificate(known)?.x509.subject ?? '') === known || anchors.some((a) => a.der.equals(known)))) return known;
+  const issuer = await searchIssuer(certificate, anchors, options);
+  if (issuer) FOUND.set(key, issuer);
+  return issuer;
+}
+
+async function searchIssuer(certificate: Buffer, anchors: readonly TrustAnchor[], options: FindIssuerOptions): Promise<Buffer | undefined> {
+  const leaf = readCertificate(certificate)?.x509;
+  if (!leaf) return undefined;
   const issued = (issuer: X509Certificate): boolean => {
     try {
       return leaf.checkIssued(issuer) && leaf.verify(issuer.publicKey);
@@ -59,7 +68,8 @@ export async function findIssuer(certificate: Buffer, anchors: readonly TrustAnc
   const anchor = anchors.find((a) => issued(a.x509));
   if (anchor) return anchor.der;
   const seen = SEEN_ISSUERS.get(leaf.issuer);
-  if (seen && issued(new X509Certificate(seen))) return seen;
+  const seenView = seen && readCertificate(seen)?.x509;
+  if (seen && seenView && issued(seenView)) return seen;
   for (const der of await storedFor(leaf.issuer, options)) {
     const issuer = readCertificate(der)?.x509;
     if (issuer && issued(issuer)) {
