@@ -16,7 +16,7 @@ import { openTransferService } from '../../src/transfer/open.js';
 import type { ShareInfo } from '../../src/transfer/types.js';
 import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
 import { sendMail, type SendOutcome } from '../smtp/helpers.js';
-import type { FaultHop } from './fault-hop.js';
+import type { FaultHop, HopScript } from './fault-hop.js';
 
 export const MAILBOX = 'poststelle@stadt.example';
 export const CITIZEN = 'buerger@example.org';
@@ -140,4 +140,19 @@ export function filesBelow(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
     .filter((entry) => entry.isFile())
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
+}
+
+/** One marked message through each listener at once while the hop follows `script` (reset afterwards). */
+export async function throughBoth(hop: FaultHop, gateway: TestGateway, script: HopScript): Promise<{ message: Marked; outcome: SendOutcome }[]> {
+  hop.script = script;
+  try {
+    return await Promise.all(
+      DIRECTIONS.map(async (direction) => {
+        const message = markedMessage(direction);
+        return { message, outcome: await send(gateway, direction, message) };
+      }),
+    );
+  } finally {
+    hop.script = {};
+  }
 }

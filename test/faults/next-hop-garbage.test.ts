@@ -6,8 +6,7 @@
  * acceptance), nothing crashes, and the next message is relayed.
  */
 import type { TestGateway } from '../serve/test-gateway.js';
-import type { SendOutcome } from '../smtp/helpers.js';
-import { DIRECTIONS, acceptedCopies, expectMailSafe, markedMessage, send, startFaultGateway, status, type Marked } from './fault-gateway.js';
+import { acceptedCopies, expectMailSafe, startFaultGateway, status, throughBoth } from './fault-gateway.js';
 import { isAcceptance } from '../../src/smtp/next-hop-errors.js';
 import { reply, startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
 
@@ -28,19 +27,6 @@ afterAll(async () => {
   await hop?.stop();
 });
 
-async function throughBoth(script: HopScript): Promise<{ message: Marked; outcome: SendOutcome }[]> {
-  hop.script = script;
-  try {
-    return await Promise.all(
-      DIRECTIONS.map(async (direction) => {
-        const message = markedMessage(direction);
-        return { message, outcome: await send(gateway, direction, message) };
-      }),
-    );
-  } finally {
-    hop.script = {};
-  }
-}
 
 const cases: [string, HopScript][] = [
   ['an HTTP answer instead of the greeting', { greeting: { kind: 'garbage', bytes: HTTP } }],
@@ -57,13 +43,13 @@ const cases: [string, HopScript][] = [
 
 describe('a next hop answering garbage', () => {
   it.each(cases)('%s: 4xx through both listeners, never 250; the next message is relayed', async (_name, script) => {
-    for (const { message, outcome } of await throughBoth(script)) {
+    for (const { message, outcome } of await throughBoth(hop, gateway, script)) {
       expect(outcome.ok).toBe(false);
       expect(status(outcome)).toMatch(/^451 4\.[345]\.\d$/);
       expectMailSafe(outcome, hop, message);
       expect(acceptedCopies(hop, message.mark)).toBe(0);
     }
-    for (const { message, outcome } of await throughBoth({})) {
+    for (const { message, outcome } of await throughBoth(hop, gateway, {})) {
       expect(outcome.response).toMatch(/^250 /);
       expect(acceptedCopies(hop, message.mark)).toBe(1);
     }

@@ -10,21 +10,18 @@
  * sender's quota is not used up by retries.
  */
 import type { TestGateway } from '../serve/test-gateway.js';
-import type { SendOutcome } from '../smtp/helpers.js';
 import {
-  DIRECTIONS,
   MAILBOX,
   acceptedCopies,
   expectMailSafe,
   filesBelow,
   gatewayConfig,
-  markedMessage,
   messageWithAttachment,
   send,
   sharesOf,
   startFaultGateway,
   status,
-  type Marked,
+  throughBoth,
 } from './fault-gateway.js';
 import { reply, startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
 import { blobDirectory } from '../../src/transfer/open.js';
@@ -42,19 +39,6 @@ afterAll(async () => {
   await hop?.stop();
 });
 
-async function throughBoth(script: HopScript): Promise<{ message: Marked; outcome: SendOutcome }[]> {
-  hop.script = script;
-  try {
-    return await Promise.all(
-      DIRECTIONS.map(async (direction) => {
-        const message = markedMessage(direction);
-        return { message, outcome: await send(gateway, direction, message) };
-      }),
-    );
-  } finally {
-    hop.script = {};
-  }
-}
 
 const cases: [string, string, HopScript][] = [
   ['550 5.1.1 to RCPT', '550 5.1.1', { rcpt: () => reply('550 5.1.1 No such user') }],
@@ -72,13 +56,13 @@ const cases: [string, string, HopScript][] = [
 
 describe('a next hop refusing', () => {
   it.each(cases)('%s: the client gets %s through both listeners', async (_name, expected, script) => {
-    for (const { message, outcome } of await throughBoth(script)) {
+    for (const { message, outcome } of await throughBoth(hop, gateway, script)) {
       expect(outcome.ok).toBe(false);
       expect(status(outcome)).toBe(expected);
       expectMailSafe(outcome, hop, message);
       expect(acceptedCopies(hop, message.mark)).toBe(0);
     }
-    for (const { message, outcome } of await throughBoth({})) {
+    for (const { message, outcome } of await throughBoth(hop, gateway, {})) {
       expect(outcome.response).toMatch(/^250 /);
       expect(acceptedCopies(hop, message.mark)).toBe(1);
     }

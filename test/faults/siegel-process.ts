@@ -55,7 +55,19 @@ export function spawnSiegel(args: readonly string[], cwd: string, wrapper: reado
 export function tinyDisk(directory: string, size: string, options: { listAfter?: boolean } = {}): string[] {
   const mount = 'mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$2" || exit 97; dir="$2"; shift 2';
   const run = options.listAfter ? `"$@"; rc=$?; echo "${LEFT_MARK}"; find "$dir" -type f; exit $rc` : 'exec "$@"';
-  return ['unshare', '-rm', 'sh', '-c', `${mount}; ${run}`, 'tiny-disk', size, directory];
+  return ['unshare', ...namespaceFlags(), 'sh', '-c', `${mount}; ${run}`, 'tiny-disk', size, directory];
+}
+
+/**
+ * `-rm` (a user namespace, no root needed) where the kernel allows
+ * unprivileged user namespaces; otherwise, as root, a mount namespace alone.
+ * Neither: an error that says so (the disk-full tests are never skipped).
+ */
+function namespaceFlags(): string[] {
+  for (const flags of [['-rm'], ['-m']]) {
+    if (spawnSync('unshare', [...flags, 'true']).status === 0) return flags;
+  }
+  throw new Error('unshare -rm and unshare -m both fail here: the disk-full tests need a mount namespace (user namespaces, or root)');
 }
 
 /** Line after which a tinyDisk(..., { listAfter: true }) command prints the files left on the disk. */
