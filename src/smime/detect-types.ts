@@ -11,6 +11,8 @@ export interface SmimeLimits {
   readonly maxDepth: number;
   /** Largest message (bytes) that is inspected at all. */
   readonly maxSize: number;
+  /** Most MIME parts searched in one message (limits.mimeParts); more is malformed. Default 10,000. */
+  readonly maxParts?: number;
 }
 
 /** Where the S/MIME layer is: the entity whose Content-Type makes it S/MIME. */

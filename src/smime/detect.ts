@@ -7,7 +7,7 @@
  *
  * Untrusted input: the function is total (never throws on any byte
  * sequence), refuses messages above limits.maxSize, stops at
- * limits.maxDepth nesting and at MAX_PARTS parts, and every scan is linear
+ * limits.maxDepth nesting and at limits.maxParts parts, and every scan is linear
  * in the bytes of the level it looks at.
  */
 import { getHeaders } from '../mime/headers.js';
@@ -21,7 +21,7 @@ import type { Malformed, MalformedReason, Pkcs7Mime, SignatureProtocol, SmimeLim
 export type * from './detect-types.js';
 
 /** Upper bound on body parts visited in one message (hostile fan-out). */
-const MAX_PARTS = 10_000;
+const DEFAULT_MAX_PARTS = 10_000;
 
 const NONE: SmimeStructure = { kind: 'none' };
 
@@ -48,6 +48,7 @@ const KIND_BY_OID: ReadonlyMap<string, Pkcs7Mime['kind']> = new Map([
 interface Context {
   readonly raw: Buffer;
   readonly maxDepth: number;
+  readonly maxParts: number;
   parts: number;
 }
 
@@ -172,10 +173,10 @@ function searchBody(ctx: Context, range: EntityRange, ct: ContentType, depth: nu
   if (depth > ctx.maxDepth) return malformed('too-deep');
   const boundary = ct.params.get('boundary');
   if (boundary === undefined || boundary === '' || boundary.length > 200) return NONE;
-  const { parts, tooMany } = splitMultipart(ctx.raw, range.bodyStart, range.end, boundary, MAX_PARTS - ctx.parts);
+  const { parts, tooMany } = splitMultipart(ctx.raw, range.bodyStart, range.end, boundary, ctx.maxParts - ctx.parts);
   if (tooMany) return malformed('too-many-parts');
   for (let i = 0; i < parts.length; i++) {
-    if (++ctx.parts > MAX_PARTS) return malformed('too-many-parts');
+    if (++ctx.parts > ctx.maxParts) return malformed('too-many-parts');
     const [partStart, partEnd] = parts[i] as readonly [number, number];
     const partPath = [...path, i];
     const partRange = entityRange(ctx.raw, partStart, partEnd);
@@ -200,7 +201,7 @@ function searchBody(ctx: Context, range: EntityRange, ct: ContentType, depth: nu
 export function detectSmime(raw: Buffer, limits: SmimeLimits): SmimeStructure {
   if (raw.length > limits.maxSize) return malformed('too-large');
   try {
-    return detectEntity({ raw, maxDepth: limits.maxDepth, parts: 0 }, 0, raw.length, 0, []);
+    return detectEntity({ raw, maxDepth: limits.maxDepth, maxParts: limits.maxParts ?? DEFAULT_MAX_PARTS, parts: 0 }, 0, raw.length, 0, []);
   } catch {
     // Defensive: the scanners above are written not to throw; if one ever does, the answer is still a verdict.
     return malformed('unreadable');

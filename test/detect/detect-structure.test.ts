@@ -138,6 +138,10 @@ describe('limits and hostile input', () => {
     expect(detectSmime(Buffer.from(many), LIMITS)).toEqual({ kind: 'malformed', reason: 'too-many-parts' });
     const fewer = 'Content-Type: multipart/mixed; boundary=f\r\n\r\n' + '--f\r\n\r\nx\r\n'.repeat(9_000) + '--f--\r\n';
     expect(detectSmime(Buffer.from(fewer), LIMITS)).toEqual({ kind: 'none' });
+    // limits.mimeParts, as the inbound pipeline passes it, sets the bound.
+    const hundred = 'Content-Type: multipart/mixed; boundary=f\r\n\r\n' + '--f\r\n\r\nx\r\n'.repeat(100) + '--f--\r\n';
+    expect(detectSmime(Buffer.from(hundred), { ...LIMITS, maxParts: 50 })).toEqual({ kind: 'malformed', reason: 'too-many-parts' });
+    expect(detectSmime(Buffer.from(hundred), { ...LIMITS, maxParts: 200 })).toEqual({ kind: 'none' });
   });
 
   test('a message above maxSize is not inspected', () => {

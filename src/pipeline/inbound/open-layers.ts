@@ -24,7 +24,7 @@ import type { DecryptionKeyResolver } from '../../keystore/identity.js';
 import { splitTopLevel, withHeaderFields } from '../../mime/top-level.js';
 import type { RevocationPolicy } from '../../pki/revocation/signer-verdict.js';
 import type { TrustAnchor } from '../../pki/trust-store.js';
-import { detectSmime, type SmimeStructure } from '../../smime/detect.js';
+import { detectSmime, type SmimeLimits, type SmimeStructure } from '../../smime/detect.js';
 import type { DecryptionKey } from '../../smime/envelope-decrypt.js';
 import { detachSignedData, reframeAsMultipartSigned } from '../../smime/reframe-opaque.js';
 import { verdictOf, type Verdict } from '../../smime/verdict.js';
@@ -74,7 +74,7 @@ export function createOpenLayersStage(options: OpenLayersOptions): Stage<Inbound
 }
 
 async function openLayers(walk: Walk, options: OpenLayersOptions, context: StageContext): Promise<void> {
-  const limits = { maxDepth: options.limits.mimeDepth, maxSize: options.maxMessageSize };
+  const limits = { maxDepth: options.limits.mimeDepth, maxSize: options.maxMessageSize, maxParts: options.limits.mimeParts };
   const trust = { trust: { anchors: options.anchors(), at: context.now(), minRsaBits: options.inbound.minRsaBits }, ...(options.revocation ? { revocation: options.revocation } : {}) };
   /** What to deliver if opening an inner encrypted layer fails: the form before it was unwrapped. */
   let fallback: Buffer | undefined;
@@ -159,7 +159,7 @@ function withOuter(raw: Buffer, entity: Buffer): Buffer {
   return Buffer.concat([outer, ...withHeaderFields(entity, inner.header, inner.fields.filter((f) => !isVersion(f)).map((f) => f.raw))]);
 }
 
-function isEncrypted(candidate: Buffer, limits: { maxDepth: number; maxSize: number }): boolean {
+function isEncrypted(candidate: Buffer, limits: SmimeLimits): boolean {
   const found = detectSmime(candidate, limits);
   return (found.kind === 'enveloped' || found.kind === 'auth-enveloped') && found.location.path.length === 0;
 }
