@@ -5,7 +5,8 @@
  *
  * Lifecycle: workers start with the first job and never keep a process
  * alive while idle (bulk-thread.ts), so a CLI filter or a test ends when
- * its work is done. A worker that dies is replaced by the next job; the job
+ * its work is done; one idle for a minute is ended, so its memory comes
+ * back after a burst of large messages. A worker that dies is replaced by the next job; the job
  * it was running rejects with WorkerLost, on which the caller computes
  * inline. Workers that cannot even start (three times in a
  * row) switch the pool off: everything is then computed inline, slower for
@@ -17,19 +18,24 @@ import { PoolWorker, WorkerLost, type JobOutput } from './bulk-thread.js';
 
 /** Consecutive workers that died before coming online after which the pool gives up. */
 const MAX_START_FAILURES = 3;
+/** A worker idle this long is ended: each holds about 14 MB, and large messages come in bursts. */
+const IDLE_MS = 60_000;
 
-class BulkPool {
+export class BulkPool {
   readonly #size: number;
+  readonly #idleMs: number;
   readonly #workers = new Set<PoolWorker>();
   readonly #idle: PoolWorker[] = [];
+  readonly #idleTimers = new Map<PoolWorker, NodeJS.Timeout>();
   readonly #waiting: ((worker: PoolWorker | undefined) => void)[] = [];
   #startFailures = 0;
   #closed = false;
   /** Resolves close() once the last worker has exited. */
   #drained: (() => void) | undefined;
 
-  constructor(size: number) {
+  constructor(size: number, options: { readonly idleMs?: number } = {}) {
     this.#size = size;
+    this.#idleMs = options.idleMs ?? IDLE_MS;
   }
 
   /** false once workers could not be started: callers compute inline. */
@@ -67,7 +73,11 @@ class BulkPool {
     this.#closed = true;
     for (const waiter of this.#waiting.splice(0)) waiter(undefined);
     // Busy workers are terminated in #release, when their job is done.
-    for (const worker of this.#idle.splice(0)) void worker.terminate();
+    for (const worker of this.#idle.splice(0)) {
+      clearTimeout(this.#idleTimers.get(worker));
+      void worker.terminate();
+    }
+    this.#idleTimers.clear();
     if (this.#workers.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#drained = resolve;
@@ -86,7 +96,11 @@ class BulkPool {
   #acquire(): Promise<PoolWorker | undefined> {
     if (!this.available) return Promise.resolve(undefined);
     const idle = this.#idle.pop();
-    if (idle) return Promise.resolve(idle);
+    if (idle) {
+      clearTimeout(this.#idleTimers.get(idle));
+      this.#idleTimers.delete(idle);
+      return Promise.resolve(idle);
+    }
     if (this.#workers.size < this.#size) {
       const worker = new PoolWorker((gone, startedOk) => this.#onExit(gone, startedOk));
       this.#workers.add(worker);
@@ -102,12 +116,26 @@ class BulkPool {
       return;
     }
     const waiter = this.#waiting.shift();
-    if (waiter) waiter(worker);
-    else this.#idle.push(worker);
+    if (waiter) {
+      waiter(worker);
+      return;
+    }
+    this.#idle.push(worker);
+    const timer = setTimeout(() => {
+      this.#idleTimers.delete(worker);
+      const index = this.#idle.indexOf(worker);
+      if (index >= 0) this.#idle.splice(index, 1);
+      void worker.terminate();
+    }, this.#idleMs);
+    // Never what keeps a process alive.
+    timer.unref();
+    this.#idleTimers.set(worker, timer);
   }
 
   #onExit(worker: PoolWorker, startedOk: boolean): void {
     this.#workers.delete(worker);
+    clearTimeout(this.#idleTimers.get(worker));
+    this.#idleTimers.delete(worker);
     const index = this.#idle.indexOf(worker);
     if (index >= 0) this.#idle.splice(index, 1);
     if (this.#closed) {

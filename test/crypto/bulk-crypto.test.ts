@@ -8,7 +8,7 @@
  */
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
 import { BULK_THRESHOLD, decryptChunks, digestChunks, encryptChunks } from '../../src/crypto/bulk-crypto.js';
-import { bulkPool, closeBulkPool } from '../../src/crypto/bulk-pool.js';
+import { BulkPool, bulkPool, closeBulkPool } from '../../src/crypto/bulk-pool.js';
 import { chunked, cuts, outcome, pseudoRandom, referenceDecrypt, referenceDigest, referenceEncrypt, type Backing } from './bulk-data.js';
 
 const KEY = Buffer.alloc(32, 0x42);
@@ -71,6 +71,24 @@ describe('results are those of node:crypto inline', () => {
     expect(bulkPool().stats).toEqual({ workers: 0, completed: 0, lost: 0 });
     await digestChunks('sha256', [pseudoRandom(BULK_THRESHOLD)]);
     expect(bulkPool().stats).toEqual({ workers: 1, completed: 1, lost: 0 });
+  });
+
+  it('ends a worker that stayed idle, and starts a new one for the next job', async () => {
+    const pool = new BulkPool(1, { idleMs: 200 });
+    try {
+      const data = pseudoRandom(BULK_THRESHOLD, 6);
+      const first = await pool.run({ type: 'digest', algorithm: 'sha256' }, [data]);
+      expect(first.final.equals(referenceDigest('sha256', data))).toBe(true);
+      expect(pool.stats.workers).toBe(1);
+      const deadline = Date.now() + 10_000;
+      while (pool.stats.workers > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(pool.stats).toEqual({ workers: 0, completed: 1, lost: 0 });
+      const second = await pool.run({ type: 'digest', algorithm: 'sha256' }, [data]);
+      expect(second.final.equals(first.final)).toBe(true);
+      expect(pool.stats).toEqual({ workers: 1, completed: 2, lost: 0 });
+    } finally {
+      await pool.close();
+    }
   });
 
   it('the input is left as it was (copies are posted, shared memory is only read)', async () => {
