@@ -16,7 +16,7 @@ import { openTransferService } from '../../src/transfer/open.js';
 import type { ShareInfo } from '../../src/transfer/types.js';
 import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
 import { sendMail, type SendOutcome } from '../smtp/helpers.js';
-import type { FaultHop, HopScript } from './fault-hop.js';
+import { startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
 
 export const MAILBOX = 'poststelle@stadt.example';
 export const CITIZEN = 'buerger@example.org';
@@ -142,17 +142,37 @@ export function filesBelow(dir: string): string[] {
     .map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
 }
 
-/** One marked message through each listener at once while the hop follows `script` (reset afterwards). */
-export async function throughBoth(hop: FaultHop, gateway: TestGateway, script: HopScript): Promise<{ message: Marked; outcome: SendOutcome }[]> {
+/** One marked message through each listener at once while the hop follows `script` (reset afterwards); `elapsed` in ms. */
+export async function throughBoth(hop: FaultHop, gateway: TestGateway, script: HopScript): Promise<{ message: Marked; outcome: SendOutcome; elapsed: number }[]> {
   hop.script = script;
   try {
     return await Promise.all(
       DIRECTIONS.map(async (direction) => {
         const message = markedMessage(direction);
-        return { message, outcome: await send(gateway, direction, message) };
+        const started = Date.now();
+        const outcome = await send(gateway, direction, message);
+        return { message, outcome, elapsed: Date.now() - started };
       }),
     );
   } finally {
     hop.script = {};
   }
+}
+
+/**
+ * A fault hop and an in-process gateway relaying to it, for all tests of a
+ * file: started before them (handed to `use`), stopped after them.
+ */
+export function withFaultGateway(extra: string, use: (hop: FaultHop, gateway: TestGateway) => void): void {
+  let hop: FaultHop | undefined;
+  let gateway: TestGateway | undefined;
+  beforeAll(async () => {
+    hop = await startFaultHop();
+    gateway = await startFaultGateway(hop, extra);
+    use(hop, gateway);
+  }, 60_000);
+  afterAll(async () => {
+    await gateway?.stop();
+    await hop?.stop();
+  });
 }

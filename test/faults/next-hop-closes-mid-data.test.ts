@@ -6,20 +6,15 @@
  * behaves again the next message is relayed.
  */
 import type { TestGateway } from '../serve/test-gateway.js';
-import { DIRECTIONS, acceptedCopies, expectMailSafe, markedMessage, send, startFaultGateway, status } from './fault-gateway.js';
-import { startFaultHop, type FaultHop } from './fault-hop.js';
+import { DIRECTIONS, acceptedCopies, expectMailSafe, markedMessage, send, status, withFaultGateway } from './fault-gateway.js';
+import type { FaultHop } from './fault-hop.js';
 
 let hop: FaultHop;
 let gateway: TestGateway;
 
-beforeAll(async () => {
-  hop = await startFaultHop();
-  gateway = await startFaultGateway(hop);
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  await hop?.stop();
+withFaultGateway('', (started, relaying) => {
+  hop = started;
+  gateway = relaying;
 });
 
 describe.each(DIRECTIONS)('next hop closing the connection (%s listener)', (direction) => {

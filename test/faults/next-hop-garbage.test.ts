@@ -6,9 +6,9 @@
  * acceptance), nothing crashes, and the next message is relayed.
  */
 import type { TestGateway } from '../serve/test-gateway.js';
-import { acceptedCopies, expectMailSafe, startFaultGateway, status, throughBoth } from './fault-gateway.js';
+import { acceptedCopies, expectMailSafe, status, throughBoth, withFaultGateway } from './fault-gateway.js';
 import { isAcceptance } from '../../src/smtp/next-hop-errors.js';
-import { reply, startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
+import { reply, type FaultHop, type HopScript } from './fault-hop.js';
 
 const HTTP = 'HTTP/1.1 400 Bad Request\r\nContent-Type: text/html\r\nContent-Length: 11\r\nConnection: close\r\n\r\n<h1>no</h1>';
 /** Binary noise (a fixed pattern over all byte values but CR and LF), then one CRLF: a "line" that is no reply. */
@@ -17,14 +17,9 @@ const BINARY = Buffer.concat([Buffer.from(Array.from({ length: 300 }, (_, i) => 
 let hop: FaultHop;
 let gateway: TestGateway;
 
-beforeAll(async () => {
-  hop = await startFaultHop();
-  gateway = await startFaultGateway(hop);
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  await hop?.stop();
+withFaultGateway('', (started, relaying) => {
+  hop = started;
+  gateway = relaying;
 });
 
 

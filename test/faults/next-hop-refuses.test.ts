@@ -19,24 +19,19 @@ import {
   messageWithAttachment,
   send,
   sharesOf,
-  startFaultGateway,
   status,
   throughBoth,
+  withFaultGateway,
 } from './fault-gateway.js';
-import { reply, startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
+import { reply, type FaultHop, type HopScript } from './fault-hop.js';
 import { blobDirectory } from '../../src/transfer/open.js';
 
 let hop: FaultHop;
 let gateway: TestGateway;
 
-beforeAll(async () => {
-  hop = await startFaultHop();
-  gateway = await startFaultGateway(hop, ['largeFiles:', '  threshold: 20KB', 'web:', '  publicUrl: https://dateien.stadt.example'].join('\n'));
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  await hop?.stop();
+withFaultGateway(['largeFiles:', '  threshold: 20KB', 'web:', '  publicUrl: https://dateien.stadt.example'].join('\n'), (started, relaying) => {
+  hop = started;
+  gateway = relaying;
 });
 
 

@@ -9,8 +9,8 @@
  */
 import type { TestGateway } from '../serve/test-gateway.js';
 import type { SendOutcome } from '../smtp/helpers.js';
-import { DIRECTIONS, NEXT_HOP_TIMEOUT_MS, acceptedCopies, expectMailSafe, markedMessage, send, startFaultGateway, status, type Marked } from './fault-gateway.js';
-import { reply, startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
+import { NEXT_HOP_TIMEOUT_MS, acceptedCopies, expectMailSafe, status, throughBoth, type Marked, withFaultGateway } from './fault-gateway.js';
+import { reply, type FaultHop } from './fault-hop.js';
 
 /** Well past the next-hop timeout, and past what the test client waits for itself (10 s socket timeout). */
 const LATE_MS = 12_000;
@@ -18,14 +18,9 @@ const LATE_MS = 12_000;
 let hop: FaultHop;
 let gateway: TestGateway;
 
-beforeAll(async () => {
-  hop = await startFaultHop();
-  gateway = await startFaultGateway(hop);
-}, 60_000);
-
-afterAll(async () => {
-  await gateway?.stop();
-  await hop?.stop();
+withFaultGateway('', (started, relaying) => {
+  hop = started;
+  gateway = relaying;
 });
 
 afterEach(() => {
@@ -33,20 +28,8 @@ afterEach(() => {
 });
 
 /** Sends one message through each listener at the same time under `script`. */
-async function throughBoth(script: HopScript): Promise<{ message: Marked; outcome: SendOutcome; elapsed: number }[]> {
-  hop.script = script;
-  return Promise.all(
-    DIRECTIONS.map(async (direction) => {
-      const message = markedMessage(direction);
-      const started = Date.now();
-      const outcome = await send(gateway, direction, message);
-      return { message, outcome, elapsed: Date.now() - started };
-    }),
-  );
-}
-
 async function expectStillServing(): Promise<void> {
-  for (const { message, outcome } of await throughBoth({})) {
+  for (const { message, outcome } of await throughBoth(hop, gateway, {})) {
     expect(outcome.response).toMatch(/^250 /);
     expect(acceptedCopies(hop, message.mark)).toBe(1);
   }
@@ -66,14 +49,14 @@ function expectTimedOut(results: { message: Marked; outcome: SendOutcome; elapse
 
 describe('a next hop slower than nextHop.timeout', () => {
   it('greeting late: 451 4.4.2, then the gateway relays the next message', async () => {
-    expectTimedOut(await throughBoth({ greeting: reply('220 fault-hop ESMTP', LATE_MS) }));
+    expectTimedOut(await throughBoth(hop, gateway, { greeting: reply('220 fault-hop ESMTP', LATE_MS) }));
     await expectStillServing();
   }, 20_000);
 
   it('every answer quick but the whole delivery too long: 451 4.4.2', async () => {
     const step = Math.ceil(NEXT_HOP_TIMEOUT_MS / 4);
     expectTimedOut(
-      await throughBoth({
+      await throughBoth(hop, gateway, {
         greeting: reply('220 fault-hop ESMTP', step),
         rcpt: () => reply('250 2.1.5 Ok', step),
         data: reply('354 go ahead', step),
@@ -84,14 +67,14 @@ describe('a next hop slower than nextHop.timeout', () => {
   }, 20_000);
 
   it('no answer to the end of data: 451 4.4.2, not a hang', async () => {
-    const results = await throughBoth({ endOfData: { kind: 'hang' } });
+    const results = await throughBoth(hop, gateway, { endOfData: { kind: 'hang' } });
     expectTimedOut(results);
     for (const { message } of results) expect(hop.received.some((m) => m.raw.includes(message.mark))).toBe(true);
     await expectStillServing();
   }, 20_000);
 
   it('the hop took the message but its 250 comes after our timeout: 451 4.4.2 (duplicate at retry, never a loss)', async () => {
-    const results = await throughBoth({ endOfData: reply('250 2.0.0 Ok: accepted late', NEXT_HOP_TIMEOUT_MS + 1_000) });
+    const results = await throughBoth(hop, gateway, { endOfData: reply('250 2.0.0 Ok: accepted late', NEXT_HOP_TIMEOUT_MS + 1_000) });
     expectTimedOut(results);
     // The hop has the bytes: the client retrying is a duplicate, which is the safe side.
     for (const { message } of results) expect(hop.received.some((m) => m.raw.includes(message.mark))).toBe(true);

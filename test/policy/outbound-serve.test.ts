@@ -10,12 +10,10 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
-import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { SqliteHarvestedStore } from '../../src/keystore/sqlite-harvested-store.js';
 import { CAP, correspondent, decryptWith, harvestFrom, openssl, partnerPki, type Correspondent } from '../pipeline/encrypt-fixtures.js';
 import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
-import { startFakeNextHop, type FakeNextHop } from '../smtp/helpers.js';
+import { sendMail, startFakeNextHop, type FakeNextHop, type SendOutcome } from '../smtp/helpers.js';
 import {
   CITIZEN, CLEAR_WITH_CERT, CLERK, ENROLLED, headerBlock, mail, NEWSLETTER, outboundPolicyDir, PARTNER_WITH_CERT, PARTNER_WITHOUT_CERT, POSTSTELLE, RULES, STAFF,
 } from './outbound-fixtures.js';
@@ -26,31 +24,8 @@ let hop: FakeNextHop;
 let gateway: TestGateway;
 let rat: Correspondent;
 
-interface Outcome {
-  readonly ok: boolean;
-  readonly response: string;
-  readonly accepted: string[];
-  readonly rejected: string[];
-  readonly rejectedReplies: string[];
-}
-
-async function send(from: string, to: string[], raw = mail(from, to[0] ?? CITIZEN)): Promise<Outcome> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: gateway.server.ports.submission, secure: false, ignoreTLS: true, socketTimeout: 20_000 });
-  try {
-    const info = (await transport.sendMail({ envelope: { from, to }, raw })) as unknown as SMTPConnection.SentMessageInfo;
-    return {
-      ok: true,
-      response: info.response,
-      accepted: info.accepted.map(String),
-      rejected: info.rejected.map(String),
-      rejectedReplies: (info.rejectedErrors ?? []).map((e) => e.response ?? ''),
-    };
-  } catch (err) {
-    const e = err as SMTPConnection.SMTPError;
-    return { ok: false, response: e.response ?? e.message, accepted: [], rejected: [], rejectedReplies: [] };
-  } finally {
-    transport.close();
-  }
+async function send(from: string, to: string[], raw = mail(from, to[0] ?? CITIZEN)): Promise<SendOutcome> {
+  return sendMail(gateway.server.ports.submission, { from, to, raw });
 }
 
 function signerOf(signed: Buffer | undefined): string {

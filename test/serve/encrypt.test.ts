@@ -9,12 +9,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import nodemailer from 'nodemailer';
-import type SMTPConnection from 'nodemailer/lib/smtp-connection/index.js';
 import { SqliteHarvestedStore } from '../../src/keystore/sqlite-harvested-store.js';
 import { getHeader, splitHeaderBody } from '../../src/mime/headers.js';
 import { algorithms, CAP, correspondent, decryptWith, harvestFrom, openssl, partnerPki, printCms, type Correspondent, type PartnerPki } from '../pipeline/encrypt-fixtures.js';
-import { sampleMessage, startFakeNextHop, type FakeNextHop } from '../smtp/helpers.js';
+import { sendMail, startFakeNextHop, type FakeNextHop, type SendOutcome } from '../smtp/helpers.js';
 import { startTestGateway, type TestGateway } from './test-gateway.js';
 
 const mailbox = 'amt@stadt.example';
@@ -48,33 +46,9 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Outcome {
-  readonly ok: boolean;
-  readonly response: string;
-  readonly accepted: string[];
-  readonly rejected: string[];
-  /** The RCPT replies of the rejected recipients. */
-  readonly rejectedReplies: string[];
-}
-
 /** nodemailer as a mail client: it sends the accepted recipients and reports the refused ones with their replies. */
-async function send(to: string[]): Promise<Outcome> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: gateway.server.ports.submission, secure: false, ignoreTLS: true, socketTimeout: 20_000 });
-  try {
-    const info = (await transport.sendMail({ envelope: { from: mailbox, to }, raw: sampleMessage() })) as unknown as SMTPConnection.SentMessageInfo;
-    return {
-      ok: true,
-      response: info.response,
-      accepted: info.accepted.map(String),
-      rejected: info.rejected.map(String),
-      rejectedReplies: (info.rejectedErrors ?? []).map((e) => e.response ?? ''),
-    };
-  } catch (err) {
-    const e = err as SMTPConnection.SMTPError;
-    return { ok: false, response: e.response ?? e.message, accepted: [], rejected: [], rejectedReplies: [] };
-  } finally {
-    transport.close();
-  }
+async function send(to: string[]): Promise<SendOutcome> {
+  return sendMail(gateway.server.ports.submission, { from: mailbox, to });
 }
 
 function contentType(raw: Buffer | undefined): string {

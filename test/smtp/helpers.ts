@@ -236,6 +236,8 @@ export interface SendOutcome {
   readonly response: string;
   readonly accepted: string[];
   readonly rejected: string[];
+  /** The server's replies to the refused recipients (e.g. "452 4.5.3 ..."). */
+  readonly rejectedReplies: string[];
 }
 
 /** Sends through the listener with nodemailer, as a mail client would. */
@@ -250,17 +252,23 @@ export async function sendMail(port: number, options: SendOptions = {}): Promise
     auth: options.auth,
     connectionTimeout: 5000,
     greetingTimeout: 5000,
-    socketTimeout: 10000,
+    socketTimeout: 20000,
   });
   try {
-    const info = await transport.sendMail({
+    const info = (await transport.sendMail({
       envelope: { from: options.from ?? 'amt@stadt.example', to: options.to ?? ['buerger@example.org'] },
       raw: options.raw ?? sampleMessage(),
-    });
-    return { ok: true, response: info.response, accepted: info.accepted.map(String), rejected: info.rejected.map(String) };
+    })) as unknown as SMTPConnection.SentMessageInfo;
+    return {
+      ok: true,
+      response: info.response,
+      accepted: info.accepted.map(String),
+      rejected: info.rejected.map(String),
+      rejectedReplies: (info.rejectedErrors ?? []).map((e) => e.response ?? ''),
+    };
   } catch (err) {
     const e = err as SMTPConnection.SMTPError;
-    return { ok: false, response: e.response ?? `${e.code ?? ''} ${e.message}`, accepted: [], rejected: [] };
+    return { ok: false, response: e.response ?? `${e.code ?? ''} ${e.message}`, accepted: [], rejected: [], rejectedReplies: [] };
   } finally {
     transport.close();
   }
