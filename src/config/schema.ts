@@ -28,6 +28,18 @@ const duration = z
     return ms;
   });
 
+/**
+ * A duration that arms a timer: Node's setTimeout fires at once (after a
+ * warning) for anything above 2^31-1 ms, so a "30d" meant as "never" would
+ * end every connection immediately.
+ */
+const timerDuration = duration.pipe(
+  z
+    .number()
+    .min(1, { message: 'must be at least 1 ms' })
+    .max(2_147_483_647, { message: 'must be at most 24.8 days (2^31-1 ms, the longest timer Node.js can arm)' }),
+);
+
 /** "host:port", "[v6]:port" or a bare port (binds 127.0.0.1). */
 const listenAddress = z
   .union([z.string(), z.number()])
@@ -82,7 +94,7 @@ const nextHop = z
     user: z.string().optional(),
     passwordFile: z.string().optional(),
     /** Time for the whole delivery to the next hop. */
-    timeout: duration.default(120_000),
+    timeout: timerDuration.default(120_000),
   })
   .strict();
 
@@ -114,13 +126,13 @@ function listenerSchema(defaults: { listen: string; relay: string }) {
       maxMessageSize: size.default(52_428_800),
       maxRecipients: z.number().int().positive().default(100),
       maxConnections: z.number().int().positive().default(100),
-      socketTimeout: duration.default(300_000),
+      socketTimeout: timerDuration.default(300_000),
       /**
        * Longest a client connection may last. The idle timeout never fires for a client that
        * trickles a byte every few seconds (slowloris); this does, with 421 4.4.2, except while
        * the gateway itself is still working on a message the client sent in full.
        */
-      sessionTimeout: duration.default(1_800_000),
+      sessionTimeout: timerDuration.default(1_800_000),
     })
     .strict();
 }

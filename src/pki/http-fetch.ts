@@ -82,7 +82,15 @@ function exchange(url: string, options: FetchOptions, deadline: number): Promise
       const status = response.statusCode ?? 0;
       if (status >= 300 && status < 400 && response.headers.location) {
         response.resume();
-        finish(undefined, { kind: 'redirect', location: new URL(response.headers.location, parsed).toString(), status });
+        // The Location comes from a server named in a partner's certificate: a bad one is that server's error, never a throw here.
+        let location: string;
+        try {
+          location = new URL(response.headers.location, parsed).toString();
+        } catch {
+          finish(new FetchError(`${parsed.host} redirected to an invalid URL`, 'status'));
+          return;
+        }
+        finish(undefined, { kind: 'redirect', location, status });
         return;
       }
       if (status !== 200) {

@@ -192,6 +192,12 @@ describe('loadConfig: sizes and durations', () => {
     expect(message).toContain('smtp.inbound.socketTimeout: expected a duration like "30s", "5m", "14d" or milliseconds');
   });
 
+  it('refuses timer durations a Node.js timer cannot hold (it would fire at once) and zero', () => {
+    expect(errorFor(`${MINIMAL}smtp:\n  submission:\n    sessionTimeout: 30d\n`)).toContain('smtp.submission.sessionTimeout: must be at most 24.8 days');
+    expect(errorFor(`${MINIMAL}smtp:\n  inbound:\n    socketTimeout: 0\n`)).toContain('smtp.inbound.socketTimeout: must be at least 1 ms');
+    expect(errorFor(`${MINIMAL}smtp:\n  submission:\n    nextHop:\n      timeout: 25d\n`)).toContain('smtp.submission.nextHop.timeout: must be at most 24.8 days');
+  });
+
   it('names the nested key path of a bad next-hop timeout', () => {
     expect(errorFor(`${MINIMAL}smtp:\n  submission:\n    nextHop:\n      timeout: soon\n`)).toContain(
       'smtp.submission.nextHop.timeout: expected a duration like',
