@@ -20,6 +20,7 @@ import type { Logger } from '../log.js';
 import { pipelineMessage } from '../pipeline/message.js';
 import { randomQueueId } from '../pipeline/queue-id.js';
 import type { Destination, PipelineMessage, PipelineResult, StageAction } from '../pipeline/types.js';
+import { isDeliveryUncertain } from './next-hop-errors.js';
 import { createAccessPolicy, listenerConfigProblems, type ClientState } from './access.js';
 import { receivedField } from './received.js';
 import { collectMessage } from './collect.js';
@@ -175,8 +176,10 @@ export function createSmtpListener(options: SmtpListenerOptions): SmtpListener {
       log.info(line({ outcome: 'relayed', response: delivery.response }), 'message relayed');
       return `2.0.0 Ok: queued as ${queueId}`;
     } catch (err) {
-      // Not delivered: the client keeps the message, so what the pipeline created for it (links) goes.
-      await undo?.();
+      // Not delivered: the client keeps the message, so what the pipeline created for it (links) goes;
+      // unless the next hop may have it after all (no answer to the final dot): then the links stay, to expire.
+      if (isDeliveryUncertain(err)) fields.kept = 'links (delivery uncertain)';
+      else await undo?.();
       const reply = smtpReplyFor(err);
       const expected = err instanceof SiegelError && err.code !== 'INTERNAL';
       const outcome = collected.aborted ? 'aborted' : reply.code >= 500 ? 'rejected' : 'deferred';

@@ -153,3 +153,22 @@ export function nextHopError(err: unknown): SiegelError {
       return new SiegelError('INTERNAL', `${detail}: ${cleanText(e.message)}`, { cause: err });
   }
 }
+
+/**
+ * Failures after the whole message was sent but before a clear answer (a
+ * lost connection, a timeout, a garbled reply): the next hop may have taken
+ * the message. The client still gets 4xx (a duplicate at worst, never a
+ * loss), but what the pipeline made for the message (attachment links) must
+ * stay: a delivered copy would otherwise point at revoked files.
+ */
+const uncertain = new WeakSet<SiegelError>();
+
+export function deliveryUncertain(err: SiegelError): SiegelError {
+  uncertain.add(err);
+  return err;
+}
+
+export function isDeliveryUncertain(err: unknown): boolean {
+  return err instanceof SiegelError && uncertain.has(err);
+}
+

@@ -30,7 +30,7 @@ import { SiegelError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PipelineMessage } from '../pipeline/types.js';
 import type { NextHop } from './next-hop.js';
-import { isAcceptance, nextHopError, recipientsRejected, type SmtpClientError } from './next-hop-errors.js';
+import { deliveryUncertain, isAcceptance, nextHopError, recipientsRejected, type SmtpClientError } from './next-hop-errors.js';
 
 export interface SmtpTarget {
   readonly host: string;
@@ -88,6 +88,8 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
         logger: false,
       });
       let settled = false;
+      /** The whole message went to the next hop (only the answer to the final dot is outstanding). */
+      let dataSent = false;
       const finish = (err: unknown, response?: string) => {
         if (settled) return;
         settled = true;
@@ -101,7 +103,9 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
         connection.close();
         // close() only half-closes; a next hop that stalls must not keep the socket.
         (connection._socket as Socket | undefined)?.destroy();
-        reject(nextHopError(err));
+        const error = nextHopError(err);
+        // An explicit 4xx/5xx after the data means "not taken"; silence or garbage then does not.
+        reject(dataSent && UNANSWERED.has(error.code) ? deliveryUncertain(error) : error);
       };
       active.add(finish);
       const timer = setTimeout(() => finish(new SiegelError('NEXT_HOP_TIMEOUT', `next hop did not finish within ${config.timeout} ms`)), config.timeout);
@@ -140,6 +144,9 @@ export function createSmtpNextHop(target: SmtpTarget, config: NextHopConfig, log
             }
             this.push(null);
           },
+        });
+        body.once('end', () => {
+          dataSent = true;
         });
         connection.send(envelope, body, (err, info) => {
           if (err) {
@@ -200,6 +207,9 @@ async function readConfigFile(file: string, key: string): Promise<string> {
 }
 
 const PIECE_BYTES = 1024 * 1024;
+
+/** Failures that carry no answer of the next hop (so, after the data, no proof it did not take the message). */
+const UNANSWERED = new Set(['NEXT_HOP_TIMEOUT', 'NEXT_HOP_UNREACHABLE', 'NEXT_HOP_PROTOCOL', 'INTERNAL']);
 
 /** The message as views of at most PIECE_BYTES (no copies). */
 function* outgoingPieces(chunks: readonly Buffer[]): Generator<Buffer, void, undefined> {

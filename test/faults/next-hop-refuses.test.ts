@@ -63,7 +63,7 @@ describe('a next hop refusing', () => {
     }
   }, 20_000);
 
-  it('revokes the link made for an offloaded attachment and deletes its file when the next hop refuses the message', async () => {
+  it('revokes the link made for an offloaded attachment and deletes its file when the next hop refuses the message, keeps it when the hop may have it', async () => {
     const files = blobDirectory(gatewayConfig(gateway));
     const before = await sharesOf(gateway, MAILBOX);
     for (const refusal of ['554 5.7.1 Refused', '451 4.3.0 Later']) {
@@ -82,13 +82,24 @@ describe('a next hop refusing', () => {
     for (const share of shares) expect(share.state).toBe('revoked');
     expect(filesBelow(files)).toEqual([]);
 
+    // No answer to the final dot (the hop may have the message): 451, but the link stays, so a delivered copy works.
+    hop.script = { endOfData: { kind: 'close' } };
+    const unanswered = messageWithAttachment(60_000);
+    const uncertain = await send(gateway, 'submission', unanswered);
+    expect(status(uncertain)).toMatch(/^451 4\.4\./);
+    expect(hop.received.some((m) => m.raw.includes(unanswered.mark))).toBe(true);
+    hop.script = {};
+    const kept = (await sharesOf(gateway, MAILBOX)).filter((s) => !before.some((b) => b.id === s.id) && !shares.some((r) => r.id === s.id));
+    expect(kept.map((s) => s.state)).toEqual(['active']);
+    expect(filesBelow(files)).toHaveLength(1);
+
     // Delivered, the link stays.
     const message = messageWithAttachment(60_000);
     const outcome = await send(gateway, 'submission', message);
     expect(outcome.response).toMatch(/^250 /);
     expect(acceptedCopies(hop, message.mark)).toBe(1);
     const active = (await sharesOf(gateway, MAILBOX)).filter((s) => s.state === 'active');
-    expect(active).toHaveLength(1);
-    expect(filesBelow(files)).toHaveLength(1);
+    expect(active).toHaveLength(2);
+    expect(filesBelow(files)).toHaveLength(2);
   }, 20_000);
 });
