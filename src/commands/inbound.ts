@@ -23,7 +23,7 @@ import { loadConfiguredAnchors } from '../pki/configured-anchors.js';
 import { createRevocationChecker } from '../pki/revocation/open.js';
 import type { CommandContext } from './context.js';
 import { envelopeFromHeaders } from './envelope-from-headers.js';
-import { EX_DATAERR, EX_TEMPFAIL } from './outbound.js';
+import { EX_CONFIG, EX_DATAERR, EX_TEMPFAIL } from './outbound.js';
 import { readAll } from './read-stream.js';
 
 export async function inboundFilter(ctx: CommandContext, opts: { from?: string; to?: string[] }): Promise<number> {
@@ -37,8 +37,14 @@ export async function inboundFilter(ctx: CommandContext, opts: { from?: string; 
     issuers = SqliteIssuerStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
     const raw = await readAll(ctx.stdin, ctx.config.smtp.inbound.maxMessageSize);
     const envelope = envelopeFromHeaders(raw, opts.from, opts.to);
-    // A broken policy is a config error (exit 75, the caller keeps the message); none means the default decision.
-    const policy = PolicyHolder.open(ctx.config.policies).current();
+    // A broken policy is a configuration error (78, as siegel outbound; the caller keeps the message); none means the default decision.
+    let policy;
+    try {
+      policy = PolicyHolder.open(ctx.config.policies).current();
+    } catch (err) {
+      ctx.stderr.write(`siegel inbound: ${errorMessage(err)}\n`);
+      return EX_CONFIG;
+    }
     const pipeline = createInboundPipeline({ config: ctx.config, anchors: () => anchors, keys: keystore, harvested, issuers, now: ctx.now, revocation: createRevocationChecker(ctx.config), policies: () => policy });
     const queueId = randomQueueId();
     const result = await pipeline(pipelineMessage(envelope, raw), queueId);

@@ -102,7 +102,14 @@ export class BulkPool {
       return Promise.resolve(idle);
     }
     if (this.#workers.size < this.#size) {
-      const worker = new PoolWorker((gone, startedOk) => this.#onExit(gone, startedOk));
+      let worker: PoolWorker;
+      try {
+        worker = new PoolWorker((gone, startedOk) => this.#onExit(gone, startedOk));
+      } catch {
+        // No thread could be made (ERR_WORKER_INIT_FAILED): counts as a failed start; this job is computed inline.
+        this.#startFailures++;
+        return Promise.resolve(undefined);
+      }
       this.#workers.add(worker);
       return Promise.resolve(worker);
     }

@@ -57,6 +57,8 @@ export interface ExpiryMonitor {
 export function createExpiryMonitor(options: ExpiryMonitorOptions): ExpiryMonitor {
   const { logger } = options;
   let loggedDay: string | undefined;
+  /** The day the digest went out, also when the state file could not be written (full or read-only disk). */
+  let mailedDay: string | undefined;
   let running: Promise<ExpiryCheck> | undefined;
 
   const checkOnce = async (): Promise<ExpiryCheck> => {
@@ -70,7 +72,9 @@ export function createExpiryMonitor(options: ExpiryMonitorOptions): ExpiryMonito
       for (const entry of expiring) logExpiring(logger, entry);
       if (expiring.length === 0) logger.info({ warning: `${Math.round(options.warningMs / 86_400_000)}d` }, 'no identity expires soon');
     }
-    return { expiring, logged, digest: await mailDigest(options, expiring, today) };
+    const digest = mailedDay === today ? 'already-sent-today' : await mailDigest(options, expiring, today);
+    if (digest === 'sent') mailedDay = today;
+    return { expiring, logged, digest };
   };
 
   return {
@@ -138,7 +142,7 @@ async function mailDigest(options: ExpiryMonitorOptions, expiring: readonly Iden
   try {
     writeState(options.stateFile, today);
   } catch (err) {
-    // The mail went out; at worst it goes out once more after a restart.
+    // The mail went out and this process remembers it; at worst it goes out once more after a restart.
     options.logger.warn({ file: options.stateFile, error: errorMessage(err) }, 'cannot remember the day of the expiry digest');
   }
   options.logger.info({ to: options.adminAddress, identities: expiring.length }, 'expiry digest mailed');

@@ -68,7 +68,13 @@ export function createInboundPipeline(deps: InboundDeps): (message: PipelineMess
     const choice = inboundChoice(policies(), deps.config, message.envelope);
     const stages = inboundStages({ ...deps, config: configWithDecision(deps.config, choice.decision) });
     const result = await runStages(stages, { ...message, findings: NO_FINDINGS }, { queueId, now: deps.now });
-    return applyFailAction(result, choice);
+    try {
+      return applyFailAction(result, choice);
+    } catch (err) {
+      // Rejected: the message is not delivered, so what the stages did for it is undone.
+      await result.undo?.();
+      throw err;
+    }
   };
 }
 

@@ -24,16 +24,15 @@ export function certificateKey(der: Buffer): string {
   return key;
 }
 
-/** Wraps `fn(der)` so each distinct certificate is computed once. */
+/** Wraps `fn(der)` so each distinct certificate is computed once (an undefined result too: unreadable bytes are not parsed again). */
 export function memoByCertificate<T>(fn: (der: Buffer) => T): (der: Buffer) => T {
-  const cache = new Map<string, T>();
+  const cache = new BoundedCache<{ readonly value: T }>();
   return (der) => {
     const key = certificateKey(der);
     const hit = cache.get(key);
-    if (hit !== undefined) return hit;
+    if (hit) return hit.value;
     const value = fn(der);
-    if (cache.size >= LIMIT) cache.delete(cache.keys().next().value as string);
-    cache.set(key, value);
+    cache.set(key, { value });
     return value;
   };
 }

@@ -6,7 +6,7 @@
  * (not again after a restart, again the next day, retried after a failed
  * send), none when nothing expires; and `siegel serve` runs it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { startServer } from '../../src/commands/serve.js';
@@ -199,6 +199,25 @@ describe('createExpiryMonitor', () => {
       const result = await silent.check();
       expect(result).toMatchObject({ logged: true, digest: 'no-admin-address' });
       expect(result.expiring).toHaveLength(2);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('mails the digest once a day also when its state file cannot be written (full or read-only disk)', async () => {
+    const clock = { now: new Date('2027-01-05T08:00:00Z') };
+    // A state file below a regular file: every write fails, as on a full or read-only disk.
+    const blocker = path.join(scene.gw.dir, 'not-a-directory');
+    writeFileSync(blocker, 'x');
+    const h = harness(scene.config, clock, path.join(blocker, 'state'));
+    try {
+      const sent: string[] = [];
+      const monitor = createExpiryMonitor(h.options({ notifier: { send: async (m) => void sent.push(m.subject) } }));
+      expect((await monitor.check()).digest).toBe('sent');
+      expect(h.lines().some((l) => l.msg === 'cannot remember the day of the expiry digest')).toBe(true);
+      clock.now = new Date('2027-01-05T09:00:00Z');
+      expect((await monitor.check()).digest).toBe('already-sent-today');
+      expect(sent).toHaveLength(1);
     } finally {
       await h.close();
     }

@@ -5,7 +5,7 @@
  * sender falls under a rule asking for 3072 bits, and a `pass` when it
  * comes from a sender no rule names (the configured floor, 2048, applies).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { runSiegel } from '../cli/run-siegel.js';
 import { addressing, AT, bodyEntity, createGateway, inboundFixtures, opensslSigned, PARTNER, removeInboundFixtures, verdictOf, type Gateway, type InboundFixtures } from '../inbound/fixtures.js';
@@ -60,4 +60,18 @@ describe('inbound minRsaBits per rule', () => {
     expect(verdictOf(unruled.out)).toMatchObject({ result: 'pass', reason: 'valid' });
     expect(filterLog(unruled.stderr)).toMatchObject({ smime: 'pass' });
   });
+
+  test('a broken policy file: exit 78 (EX_CONFIG) as siegel outbound, nothing written, so the MTA defers the mail', async () => {
+    const broken = path.join(gw.config.policies, '90-broken.yaml');
+    writeFileSync(broken, 'rules: [ {name: x, match: {direction: sideways}} ]\n');
+    try {
+      const result = await inbound(PARTNER, opensslSigned(f, f.signers.rsa2048, bodyEntity(), { to: addressing(PARTNER, 'Antrag', CLERK) }));
+      expect(result.code).toBe(78);
+      expect(result.out.length).toBe(0);
+      expect(result.stderr).toContain('90-broken.yaml');
+    } finally {
+      rmSync(broken);
+    }
+  });
 });
+

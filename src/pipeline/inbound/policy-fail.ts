@@ -25,7 +25,8 @@ export function applyFailAction(result: PipelineResult<InboundMessage>, choice: 
     throw new SiegelError('SIGNATURE_REJECTED', `policy rule "${rule}" rejects messages whose signature fails (${verdict.reason})`);
   }
   const stageAction: StageAction = { stage: POLICY_STAGE, action, detail: { rule, ...(choice.rule ? { file: choice.rule.file, line: choice.rule.line } : {}) } };
-  return { message: result.message, actions: [...result.actions, stageAction], ...(action === 'quarantine' ? { destination: 'quarantine' as const } : {}) };
+  // The rest of the result (the stages' undo) goes on with it.
+  return { ...result, actions: [...result.actions, stageAction], ...(action === 'quarantine' ? { destination: 'quarantine' as const } : {}) };
 }
 
 /** True when the policy sent this message to quarantine instead of the next hop. */

@@ -49,7 +49,7 @@ export async function findIssuer(certificate: Buffer, anchors: readonly TrustAnc
   const key = certificateKey(certificate);
   const known = FOUND.get(key);
   // Still one of the places it may come from (an anchor removed from the configuration is not used).
-  if (known && (SEEN_ISSUERS.get(readCertificate(known)?.x509.subject ?? '') === known || anchors.some((a) => a.der.equals(known)))) return known;
+  if (known && (SEEN_ISSUERS.get(readCertificate(known)?.x509.subject ?? '')?.equals(known) || anchors.some((a) => a.der.equals(known)))) return known;
   const issuer = await searchIssuer(certificate, anchors, options);
   if (issuer) FOUND.set(key, issuer);
   return issuer;
