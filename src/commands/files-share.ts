@@ -5,8 +5,7 @@
  * with name, size, SHA-256 and expiry. The link is shown once; Siegel
  * keeps only its hash.
  */
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatDuration } from '../config/format-duration.js';
 import { parseDuration } from '../config/units.js';
@@ -30,21 +29,27 @@ export async function filesShare(ctx: CommandContext, file: string, opts: FilesS
     const expiresIn = opts.expires === undefined ? undefined : expiry(opts.expires, ctx.config.largeFiles.maxExpiry);
     const maxDownloads = opts.maxDownloads === undefined ? undefined : downloadLimit(opts.maxDownloads);
     const password = opts.passwordFile === undefined ? undefined : await readPassword(opts.passwordFile);
-    const info = await stat(file);
-    if (!info.isFile()) throw new UsageError(`${file} is not a regular file`);
-    const created = await service.share(createReadStream(file, { highWaterMark: 256 * 1024 }), {
-      owner: opts.owner,
-      fileName: path.basename(file),
-      origin: 'cli',
-      expectedSize: info.size,
-      ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
-      ...(expiresIn === undefined ? {} : { expiresIn }),
-      ...(maxDownloads === undefined ? {} : { maxDownloads }),
-      ...(password === undefined ? {} : { password }),
-      ...(opts.notify === false ? { notifyOnFirstDownload: false } : {}),
-    });
-    ctx.stdout.write(opts.json === true ? `${JSON.stringify(toJson(created), null, 2)}\n` : describe(created, ctx.now()));
-    return ExitCode.ok;
+    // Opened here, so an unreadable file is an error of this command, and the handle is closed whatever the service decides.
+    const handle = await open(file, 'r');
+    try {
+      const info = await handle.stat();
+      if (!info.isFile()) throw new UsageError(`${file} is not a regular file`);
+      const created = await service.share(handle.createReadStream({ highWaterMark: 256 * 1024, autoClose: false }), {
+        owner: opts.owner,
+        fileName: path.basename(file),
+        origin: 'cli',
+        expectedSize: info.size,
+        ...(opts.contentType === undefined ? {} : { contentType: opts.contentType }),
+        ...(expiresIn === undefined ? {} : { expiresIn }),
+        ...(maxDownloads === undefined ? {} : { maxDownloads }),
+        ...(password === undefined ? {} : { password }),
+        ...(opts.notify === false ? { notifyOnFirstDownload: false } : {}),
+      });
+      ctx.stdout.write(opts.json === true ? `${JSON.stringify(toJson(created), null, 2)}\n` : describe(created, ctx.now()));
+      return ExitCode.ok;
+    } finally {
+      await handle.close();
+    }
   });
 }
 

@@ -24,6 +24,7 @@ import { isTokenShaped, newShareId, newToken, sameTokenHash, shareUrl, tokenHash
 import type { ShareRecord, TransferStore } from './transfer-store.js';
 import type {
   AuditEntry,
+  ByteRange,
   CreatedShare,
   DownloadRequest,
   DownloadResult,
@@ -250,6 +251,16 @@ export class SiegelTransferService implements TransferService {
       if (opened instanceof SiegelError && opened.code === 'NOT_FOUND') return { status: 'gone' };
       throw opened;
     }
+    try {
+      return await this.#countAndAudit(record, range, request, stream);
+    } catch (err) {
+      // Whatever failed after the file was opened, its handle is not left open.
+      stream.destroy();
+      throw err;
+    }
+  }
+
+  async #countAndAudit(record: ShareRecord, range: ByteRange, request: DownloadRequest, stream: Readable): Promise<DownloadResult> {
     let downloads = record.downloads;
     const at = this.#now();
     if (range.start === 0) {
@@ -419,6 +430,9 @@ function primed(stream: Readable): Promise<Error | undefined> {
     const done = (error?: Error) => {
       stream.off('readable', onReadable);
       stream.off('error', done);
+      // The stream reads ahead before the caller pipes it: an error in between (a damaged record) must not
+      // be unhandled and end the process; the pipe still sees it (error listeners all run).
+      stream.on('error', () => undefined);
       resolve(error);
     };
     const onReadable = () => done();

@@ -27,7 +27,11 @@ export async function startTestGateway(options: { configTail: (dir: string) => s
   writeFileSync(path.join(dir, 'master.key'), 't'.repeat(44), { mode: 0o600 });
   const file = path.join(dir, 'siegel.yaml');
   writeFileSync(file, `dataDir: data\ntrustAnchors: trust\nmasterKeyFile: master.key\n${options.configTail(dir)}`);
-  const loaded = loadConfig({ file, env: {} });
+  const parsed = loadConfig({ file, env: {} });
+  // Nor the submission listener's default port (10587), unless the test sets submission.listen itself.
+  const loaded = /^ {2}submission:\s*\n(?: {4}.*\n)*? {4}listen:/m.test(options.configTail(dir))
+    ? parsed
+    : { ...parsed, smtp: { ...parsed.smtp, submission: { ...parsed.smtp.submission, listen: { host: '127.0.0.1', port: 0 } } } };
   // Tests that do not care about the inbound listener must not all bind its default port.
   const withInbound = /^ {2}inbound:/m.test(options.configTail(dir)) ? loaded : { ...loaded, smtp: { ...loaded.smtp, inbound: { ...loaded.smtp.inbound, listen: { host: '127.0.0.1', port: 0 } } } };
   // Nor the web listener's (unless the test sets web.listen itself).

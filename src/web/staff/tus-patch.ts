@@ -84,6 +84,9 @@ export async function handleTusPatch(req: IncomingMessage, res: ServerResponse, 
       if (contentLength !== undefined && offset + contentLength > size) throw ERRORS.ERR_SIZE_EXCEEDED;
       reading = true;
       newOffset = await deps.uploads.append(id, offset, bodyUntil(req, superseded.signal));
+      // The last byte: seal, scan and adopt under the same lock, so a HEAD or a retried PATCH meanwhile
+      // waits for the result instead of finding (and touching) a half-finished upload.
+      if (newOffset === size) await deps.finished(id);
     } finally {
       clearTimeout(drainTimer);
       await lock.unlock();
@@ -98,14 +101,6 @@ export async function handleTusPatch(req: IncomingMessage, res: ServerResponse, 
     return answer(failure.status, failure.body);
   }
   res.off('close', onClose);
-  if (newOffset === size) {
-    try {
-      await deps.finished(id);
-    } catch (error) {
-      const failure = deps.answerFor(error);
-      return answer(failure.status, failure.body);
-    }
-  }
   answer(204, '', { 'Upload-Offset': String(newOffset) });
 }
 
