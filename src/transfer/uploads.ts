@@ -177,6 +177,11 @@ export class Uploads {
     return appender.append(data, { maxBytes: record.size });
   }
 
+  /** Withdraws the share an upload became, when what had to follow it (the owner's mail) failed: nobody else holds its link. */
+  async withdraw(result: UploadResult): Promise<void> {
+    await this.o.transfer.revoke(result.shareId).catch(() => false);
+  }
+
   /** Seals the staging blob and makes it a share (adopted, or re-encrypted and removed). Idempotent. */
   async finish(token: string, origin: ShareOrigin, clientIp?: string): Promise<UploadResult> {
     const { store, blobs, transfer } = this.o;

@@ -7,7 +7,7 @@
  * TransferService, blob store and siegel.db underneath.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { Upload } from 'tus-js-client';
@@ -479,6 +479,30 @@ describe('staff area', () => {
       expect((await postForm(jar, `${test.base}${close}`, { csrf: csrfFrom(list, close) })).status).toBe(303);
       expect((await call(partner, requestLink)).status).toBe(410);
       expect((await createUpload(test, partner, 10, { filename: 'spaet.pdf' }, endpoint)).status).toBe(410);
+    });
+
+    it('withdraws the share and tells the partner when the mail to the staff member cannot be sent', async () => {
+      const jar = await signIn(test, 'bauamt@stadt.example');
+      const page = await (await call(jar, `${test.base}/staff/requests`)).text();
+      const created = await postForm(jar, `${test.base}/staff/requests`, { csrf: csrfFrom(page, '/staff/requests'), partner: 'buero@ingenieure.example', expires: '7' });
+      const requestLink = linkIn(await created.text(), '/u/');
+      const partner = new CookieJar();
+      const endpoint = new URL(requestLink).pathname + '/tus';
+      const data = patternBytes(4096, 9);
+      const upload = await createUpload(test, partner, data.length, { filename: 'Gutachten.pdf' }, endpoint);
+      const uploadUrl = new URL(upload.headers.get('location')!, test.base).toString();
+      // The mail cannot be delivered: the Maildir's new/ is not a directory for a moment.
+      const dirNew = path.join(test.maildir, 'new');
+      renameSync(dirNew, `${dirNew}.away`);
+      writeFileSync(dirNew, '');
+      try {
+        expect((await patch(partner, uploadUrl, 0, data)).status).toBeGreaterThanOrEqual(500);
+      } finally {
+        rmSync(dirNew);
+        renameSync(`${dirNew}.away`, dirNew);
+      }
+      const share = (await test.transfer.list({ owner: 'bauamt@stadt.example', includeInactive: true })).find((s) => s.fileName === 'Gutachten.pdf');
+      expect(share?.state).toBe('revoked');
     });
 
     it('lets request links expire and answers unknown ones 404', async () => {

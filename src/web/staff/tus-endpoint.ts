@@ -10,7 +10,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MemoryLocker, Server, type Upload } from '@tus/server';
-import { httpStatusFor, SiegelError } from '../../errors.js';
+import { errorMessage, httpStatusFor, SiegelError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { ShareOrigin } from '../../transfer/types.js';
 import { newSecret, type UploadResult, type Uploads, type UploadShareOptions } from '../../transfer/uploads.js';
@@ -67,7 +67,11 @@ export function createTusEndpoint(options: { readonly path: string; readonly upl
       try {
         await binding.finished(result);
       } catch (err) {
-        logger.error({ share: result.shareId, err }, 'after-upload action failed');
+        // The owner learns the link only from that mail: a share nobody can reach would just use up the quota.
+        // Withdrawn, and the uploader sees the failure (and can try again) instead of a success nobody hears of.
+        logger.error({ share: result.shareId, err }, 'after-upload action failed; the share is withdrawn');
+        await uploads.withdraw(result);
+        throw err instanceof SiegelError ? err : new SiegelError('INTERNAL', `after the upload: ${errorMessage(err)}`, { cause: err });
       }
     }
   };
