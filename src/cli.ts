@@ -70,7 +70,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
       .option('-c, --config <file>', 'config file (default: $SIEGEL_CONFIG or ./siegel.yaml)')
       .addOption(new Option('--demo [dir]', `use the demo set-up (created on first use in ${defaultDemoDir}/)`));
 
-  withConfig(program.command('serve').description('run the SMTP listeners'))
+  withConfig(program.command('serve').description('run the gateway: the submission and inbound SMTP listeners and the web pages'))
     .action(run(async (opts: ConfigOptions) => serve(await context(opts))));
 
   // A filter's caller (e.g. a Postfix pipe transport) reads sysexits codes: a broken
@@ -214,7 +214,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     .requiredOption('--user <name>', 'login name')
     .action(run(async (opts: { user: string }) => passwd({ stdin, stdout, stderr }, { user: opts.user })));
 
-  withConfig(program.command('health').description('check that the submission listener answers'))
+  withConfig(program.command('health').description('check that the submission and inbound listeners and the web pages answer'))
     .action(run(async (opts: ConfigOptions) => health(await context(opts, 'warn'))));
 
   try {

@@ -25,16 +25,6 @@ export async function withTransfer(ctx: CommandContext, command: string, action:
   }
 }
 
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (row: readonly string[]) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return `${[header, ...rows].map(line).join('\n')}\n`;
-}
-
 /** 2026-11-23 14:05 (UTC), short enough for a table. */
 export function shortTime(date: Date): string {
   return `${date.toISOString().slice(0, 16).replace('T', ' ')}`;
@@ -50,3 +40,6 @@ export function humanSize(bytes: number): string {
   }
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
+
+/** Columns separated by two spaces, as `certs list` prints them. */
+export { table } from './certs-harvested.js';

@@ -24,6 +24,8 @@ export interface PolicyHolderOptions {
 export class PolicyHolder {
   private policy: PolicySet;
   private watcher: FSWatcher | undefined;
+  /** Watching was asked for (serve): kept up across a directory created, removed or re-created later. */
+  private watching = false;
   private timer: NodeJS.Timeout | undefined;
 
   private constructor(
@@ -55,6 +57,8 @@ export class PolicyHolder {
     } else {
       this.policy = result.policy;
       report = { ok: true, policy: result.policy };
+      // A directory created (or re-created) after the start is watched from now on.
+      if (this.watching && !this.watcher) this.watch();
     }
     this.options.onReload?.(report);
     return report;
@@ -67,6 +71,7 @@ export class PolicyHolder {
    * reload() still works then.
    */
   watch(): boolean {
+    this.watching = true;
     if (this.watcher) return true;
     try {
       this.watcher = watch(this.directory, { persistent: false }, () => this.schedule());

@@ -2,7 +2,7 @@
  * PolicyHolder: a broken file keeps the last good policy running and says
  * why; a fixed file is picked up, on demand and by watching the directory.
  */
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { formatIssue } from '../../src/policy/load.js';
 import { PolicyHolder, type ReloadReport } from '../../src/policy/reload.js';
@@ -92,5 +92,30 @@ describe('PolicyHolder', () => {
     expect(holder.watch()).toBe(false);
     expect(holder.current().missingDirectory).toBe(true);
     expect(holder.reload().ok).toBe(true);
+  });
+
+  it('watches a directory created after the start once a reload (SIGHUP) found it', async () => {
+    const dir = path.join(policyDir({}), 'later');
+    let changed: (() => void) | undefined;
+    const holder = PolicyHolder.open(dir, { debounceMs: 50, onReload: (report) => report.policy.rules.length === 2 && changed?.() });
+    try {
+      expect(holder.watch()).toBe(false);
+      mkdirSync(dir);
+      writeFileSync(path.join(dir, 'a.yaml'), rule('first', 'required'));
+      expect(holder.reload().policy.rules.map((r) => r.rule.name)).toEqual(['first']);
+      // From now on a change in the directory is picked up without another SIGHUP.
+      const seen = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no reload within 20 s')), 20_000);
+        changed = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      writeFileSync(path.join(dir, 'b.yaml'), rule('second', 'never'));
+      await seen;
+      expect(names(holder)).toEqual(['first=required', 'second=never']);
+    } finally {
+      holder.close();
+    }
   });
 });
