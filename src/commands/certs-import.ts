@@ -44,9 +44,10 @@ export async function certsImport(ctx: CommandContext, opts: CertsImportOptions)
   try {
     const anchors = loadConfiguredAnchors(ctx.config, ctx.logger);
     const store = SqliteHarvestedStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
-    // The issuing CAs of the file go beside it: `siegel serve` needs them to check the certificate's revocation.
-    const issuers = SqliteIssuerStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
+    let issuers: SqliteIssuerStore | undefined;
     try {
+      // The issuing CAs of the file go beside it: `siegel serve` needs them to check the certificate's revocation.
+      issuers = SqliteIssuerStore.open(ctx.config.dataDir, (message) => ctx.logger.warn(message));
       result = await importRecipientCertificate(store, {
         address,
         file: bytes,
@@ -57,7 +58,7 @@ export async function certsImport(ctx: CommandContext, opts: CertsImportOptions)
         issuers,
       });
     } finally {
-      await issuers.close();
+      await issuers?.close();
       await store.close();
     }
   } catch (err) {

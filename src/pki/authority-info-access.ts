@@ -6,7 +6,7 @@
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { arrayBufferOf } from './bytes.js';
+import { readCertificate } from './path-validation.js';
 
 export const AIA = {
   extension: '1.3.6.1.5.5.7.1.1',
@@ -17,12 +17,12 @@ export const AIA = {
 /** URIs listed for `method` (AIA.caIssuers or AIA.ocsp), in certificate order; [] when absent or unreadable. */
 export function accessLocations(certificate: Buffer, method: string): string[] {
   try {
-    const cert = pkijs.Certificate.fromBER(arrayBufferOf(certificate));
-    const ext = cert.extensions?.find((e) => e.extnID === AIA.extension);
+    // The parsed certificate is memoised by content: a partner's certificate arrives with every message.
+    const cert = readCertificate(certificate)?.cert;
+    const ext = cert?.extensions?.find((e) => e.extnID === AIA.extension);
     if (!ext) return [];
-    const parsed = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
-    if (parsed.offset === -1) return [];
-    const info = new pkijs.InfoAccess({ schema: parsed.result });
+    const info = ext.parsedValue instanceof pkijs.InfoAccess ? ext.parsedValue : infoAccessOf(ext);
+    if (!info) return [];
     return info.accessDescriptions
       .filter((d) => d.accessMethod === method && d.accessLocation.type === 6 && typeof d.accessLocation.value === 'string')
       .map((d) => d.accessLocation.value as string);
@@ -30,4 +30,9 @@ export function accessLocations(certificate: Buffer, method: string): string[] {
     // A damaged extension means no location, not a failure: the caller reports what it could not find.
     return [];
   }
+}
+
+function infoAccessOf(ext: pkijs.Extension): pkijs.InfoAccess | undefined {
+  const parsed = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
+  return parsed.offset === -1 ? undefined : new pkijs.InfoAccess({ schema: parsed.result });
 }

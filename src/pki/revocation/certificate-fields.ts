@@ -6,6 +6,7 @@
  * covers), plus the OCSP, CRL and caIssuers URLs of the extensions.
  */
 import * as pkijs from 'pkijs';
+import { AIA, accessLocations } from '../authority-info-access.js';
 import { readCertificate } from '../path-validation.js';
 import { BerReader, expectTag } from '../../smime/ber-reader.js';
 
@@ -50,10 +51,7 @@ export interface RevocationUrls {
   readonly caIssuers: readonly string[];
 }
 
-const AIA = '1.3.6.1.5.5.7.1.1';
 const CRL_DP = '2.5.29.31';
-const AD_OCSP = '1.3.6.1.5.5.7.48.1';
-const AD_CA_ISSUERS = '1.3.6.1.5.5.7.48.2';
 const URI = 6;
 const MAX_URLS = 4;
 
@@ -62,18 +60,12 @@ export function revocationUrls(der: Buffer): RevocationUrls {
   const empty = { ocsp: [], crl: [], caIssuers: [] };
   const view = readCertificate(der);
   if (!view) return empty;
-  const ocsp: string[] = [];
+  // The AIA locations come from the one reader of that extension (authority-info-access.ts).
+  const ocsp = accessLocations(der, AIA.ocsp);
+  const caIssuers = accessLocations(der, AIA.caIssuers);
   const crl: string[] = [];
-  const caIssuers: string[] = [];
   try {
     for (const ext of view.cert.extensions ?? []) {
-      if (ext.extnID === AIA && ext.parsedValue instanceof pkijs.InfoAccess) {
-        for (const access of ext.parsedValue.accessDescriptions) {
-          if (access.accessLocation.type !== URI || typeof access.accessLocation.value !== 'string') continue;
-          if (access.accessMethod === AD_OCSP) ocsp.push(access.accessLocation.value);
-          if (access.accessMethod === AD_CA_ISSUERS) caIssuers.push(access.accessLocation.value);
-        }
-      }
       if (ext.extnID === CRL_DP && ext.parsedValue instanceof pkijs.CRLDistributionPoints) {
         for (const point of ext.parsedValue.distributionPoints) {
           // Only full names; a point limited to some reasons or with another CRL issuer is not a complete CRL for us.

@@ -10,6 +10,7 @@
  * indirect CRLs and CRLs limited to some reasons are refused (they cannot
  * say that a certificate is good); an unknown critical extension too.
  */
+import { AIA } from '../authority-info-access.js';
 import { BerError, BerReader, expectTag, type BerNode } from '../../smime/ber-reader.js';
 import { decodeOid, decodeSmallInteger, decodeTime } from '../../smime/ber-values.js';
 import { readAlgorithm, type AlgorithmIdentifier } from '../../smime/read-signer-info.js';
@@ -46,7 +47,7 @@ const DELTA_INDICATOR = '2.5.29.27';
 const FRESHEST_CRL = '2.5.29.46';
 const REASON_CODE = '2.5.29.21';
 const INVALIDITY_DATE = '2.5.29.24';
-const KNOWN_CRL_EXTENSIONS = new Set([CRL_NUMBER, AUTHORITY_KEY_ID, ISSUING_DP, FRESHEST_CRL, '1.3.6.1.5.5.7.1.1']);
+const KNOWN_CRL_EXTENSIONS = new Set([CRL_NUMBER, AUTHORITY_KEY_ID, ISSUING_DP, FRESHEST_CRL, AIA.extension]);
 const KNOWN_ENTRY_EXTENSIONS = new Set([REASON_CODE, INVALIDITY_DATE, '2.5.29.23' /* holdInstructionCode */]);
 
 /** Throws BerError (or Error) with a sentence when the CRL cannot be used. */
