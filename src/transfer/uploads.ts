@@ -113,7 +113,7 @@ export class Uploads {
     if (input.size > limits.maxFileSize) throw new SiegelError('FILE_TOO_LARGE', `upload of ${input.size} bytes above largeFiles.maxFileSize`);
     const shared = (await transfer.list({ owner: input.owner })).filter((s) => s.state === 'active').reduce((sum, s) => sum + s.size, 0);
     if (shared + store.pendingBytes(input.owner) + input.size > limits.ownerQuota) {
-      throw new SiegelError('FILE_TOO_LARGE', `upload of ${input.size} bytes would exceed the quota of ${input.owner}`);
+      throw new SiegelError('QUOTA_EXCEEDED', `upload of ${input.size} bytes would exceed the quota of ${input.owner} (${limits.ownerQuota} bytes)`);
     }
     const adopting = transfer.adopt !== undefined && blobs.rename !== undefined;
     // Re-encrypting needs room for the staging blob and the share made from it.
@@ -217,8 +217,9 @@ export class Uploads {
       store.deleteUpload(hash);
       throw err;
     } finally {
-      // Gone already when adopted (renamed to the share's id).
-      await blobs.remove(record.blobId);
+      // Gone already when adopted (renamed to the share's id). A failed removal must not turn a made share into a
+      // failed upload: the staging file is left to the sweep.
+      await blobs.remove(record.blobId).catch(() => undefined);
     }
     const result: UploadResult = { shareId: share.id, url: share.url, fileName: share.fileName, size: share.size, sha256: share.sha256, expiresAt: share.expiresAt };
     store.setUploadResult(hash, sealJson(token, RESULT_PURPOSE, result));

@@ -354,7 +354,10 @@ describe('staff area', () => {
       // The quota (30 MB) counts active shares and unfinished uploads: 2 x 16 MB does not fit.
       const first = await createUpload(test, jar, 16 * 1024 * 1024);
       expect(first.status).toBe(201);
-      expect((await createUpload(test, jar, 16 * 1024 * 1024)).status).toBe(413);
+      const overQuota = await createUpload(test, jar, 16 * 1024 * 1024);
+      expect(overQuota.status).toBe(413);
+      // Said as what it is: the quota, not the file's size.
+      expect(await overQuota.text()).toContain('QUOTA_EXCEEDED');
       const firstUrl = new URL(first.headers.get('location')!, test.base).toString();
       expect((await call(jar, firstUrl, { method: 'DELETE', headers: { 'Tus-Resumable': '1.0.0' } })).status).toBe(204);
       expect((await createUpload(test, jar, 16 * 1024 * 1024)).status).toBe(201);
