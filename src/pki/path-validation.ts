@@ -229,56 +229,100 @@ function isSelfIssuedAndSigned(x509: X509Certificate): boolean {
 
 type Failure = Omit<Extract<PathResult, { ok: false }>, 'ok' | 'path'> & { readonly ok: false };
 
+/**
+ * What the policy checks read from one certificate, apart from the time:
+ * computed once per certificate (views are memoised by content), because
+ * the same partner chains arrive with every message and reading names,
+ * dates, keys and extensions again each time was a large share of
+ * verification.
+ */
+interface PathFacts {
+  readonly name: string;
+  readonly validFrom: Date;
+  readonly validTo: Date;
+  /** pkijs could not read the certificate (its extensions are then unknown). */
+  readonly unreadable: boolean;
+  readonly weakSignature: boolean;
+  /** The RSA modulus length; null for a key that is not RSA, undefined when unknown. */
+  readonly rsaBits: number | null | undefined;
+  readonly ca: boolean;
+  /** 'unreadable' for a keyUsage extension that cannot be read. */
+  readonly keyUsage: KeyUsageFlags | undefined | 'unreadable';
+  readonly pathLen: number | undefined;
+}
+
+const FACTS = new WeakMap<CertificateView, PathFacts>();
+
+function factsOf(view: CertificateView): PathFacts {
+  let facts = FACTS.get(view);
+  if (facts) return facts;
+  const { x509 } = view;
+  const key = x509.publicKey;
+  const isRsa = key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss';
+  let cert: pkijs.Certificate | undefined;
+  try {
+    cert = view.cert;
+  } catch {
+    cert = undefined;
+  }
+  let keyUsage: PathFacts['keyUsage'];
+  try {
+    keyUsage = cert ? keyUsageOf(cert) : undefined;
+  } catch {
+    keyUsage = 'unreadable';
+  }
+  facts = {
+    name: oneLine(x509.subject),
+    validFrom: x509.validFromDate,
+    validTo: x509.validToDate,
+    unreadable: cert === undefined,
+    weakSignature: cert ? isWeakSignature(cert) : false,
+    rsaBits: isRsa ? key.asymmetricKeyDetails?.modulusLength : null,
+    ca: x509.ca,
+    keyUsage,
+    pathLen: cert ? pathLenOf(cert) : undefined,
+  };
+  FACTS.set(view, facts);
+  return facts;
+}
+
 /** The policy checks on one path; undefined when it is acceptable. */
 function checkPath(chain: readonly CertificateView[], anchor: TrustAnchor, options: PathOptions): Failure | undefined {
   const minRsaBits = options.minRsaBits ?? 2048;
   const anchorView = readCertificate(anchor.der);
   if (!anchorView) return fail('malformed', 'a trust anchor cannot be parsed');
   const all = [...chain, anchorView];
+  const facts = all.map(factsOf);
   const at = options.at.getTime();
-  for (const view of all) {
-    const name = oneLine(view.x509.subject);
-    if (at > view.x509.validToDate.getTime()) return fail('expired', `"${name}" expired on ${view.x509.validToDate.toISOString()}`, name);
-    if (at < view.x509.validFromDate.getTime()) return fail('not-yet-valid', `"${name}" is valid only from ${view.x509.validFromDate.toISOString()}`, name);
+  for (const { name, validFrom, validTo } of facts) {
+    if (at > validTo.getTime()) return fail('expired', `"${name}" expired on ${validTo.toISOString()}`, name);
+    if (at < validFrom.getTime()) return fail('not-yet-valid', `"${name}" is valid only from ${validFrom.toISOString()}`, name);
   }
-  const leaf = chain[0];
-  if (leaf && options.signingTime) {
+  const leaf = facts[0];
+  if (chain.length > 0 && leaf && options.signingTime) {
     const t = options.signingTime.getTime();
-    if (t > leaf.x509.validToDate.getTime() || t < leaf.x509.validFromDate.getTime()) {
-      return fail('expired-at-signing', `the signer certificate was not valid at the claimed signing time ${options.signingTime.toISOString()}`, oneLine(leaf.x509.subject));
+    if (t > leaf.validTo.getTime() || t < leaf.validFrom.getTime()) {
+      return fail('expired-at-signing', `the signer certificate was not valid at the claimed signing time ${options.signingTime.toISOString()}`, leaf.name);
     }
   }
   for (const [index, view] of all.entries()) {
-    const name = oneLine(view.x509.subject);
+    const fact = facts[index] as PathFacts;
+    const name = fact.name;
     const isAnchor = index === all.length - 1;
+    if (fact.unreadable) return fail('malformed', `"${name}" cannot be parsed`, name);
     // The anchor's self-signature is not relied upon (it is trusted by configuration), so its algorithm does not matter.
-    const selfSignedAnchor = isAnchor && isSelfIssuedAndSigned(view.x509);
-    let cert: pkijs.Certificate;
-    try {
-      cert = view.cert;
-    } catch {
-      return fail('malformed', `"${name}" cannot be parsed`, name);
-    }
-    if (!selfSignedAnchor && isWeakSignature(cert)) return fail('weak-digest', `"${name}" is signed with MD5 or SHA-1`, name);
-    const key = view.x509.publicKey;
-    const bits = key.asymmetricKeyDetails?.modulusLength;
-    if ((key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && (bits === undefined || bits < minRsaBits)) {
-      return fail('weak-key', `"${name}" has an RSA key of ${bits ?? '?'} bits (minimum ${minRsaBits})`, name);
+    if (fact.weakSignature && !(isAnchor && isSelfIssuedAndSigned(view.x509))) return fail('weak-digest', `"${name}" is signed with MD5 or SHA-1`, name);
+    if (fact.rsaBits !== null && (fact.rsaBits === undefined || fact.rsaBits < minRsaBits)) {
+      return fail('weak-key', `"${name}" has an RSA key of ${fact.rsaBits ?? '?'} bits (minimum ${minRsaBits})`, name);
     }
     if (index === 0) continue;
     // Issuers: CA flag, keyCertSign, and pathLen over the intermediates below them.
-    if (!view.x509.ca) return fail('not-a-ca', `"${name}" issues certificates but is not a CA`, name);
-    let usage: KeyUsageFlags | undefined;
-    try {
-      usage = keyUsageOf(cert);
-    } catch {
-      return fail('malformed', `"${name}" has an unreadable keyUsage extension`, name);
-    }
-    if (usage && !usage.keyCertSign) return fail('not-a-ca', `"${name}" lacks keyCertSign`, name);
-    const pathLen = pathLenOf(cert);
+    if (!fact.ca) return fail('not-a-ca', `"${name}" issues certificates but is not a CA`, name);
+    if (fact.keyUsage === 'unreadable') return fail('malformed', `"${name}" has an unreadable keyUsage extension`, name);
+    if (fact.keyUsage && !fact.keyUsage.keyCertSign) return fail('not-a-ca', `"${name}" lacks keyCertSign`, name);
     const intermediatesBelow = index - 1;
-    if (pathLen !== undefined && intermediatesBelow > pathLen) {
-      return fail('path-length-exceeded', `"${name}" allows ${pathLen} intermediate CA(s) below it, the path has ${intermediatesBelow}`, name);
+    if (fact.pathLen !== undefined && intermediatesBelow > fact.pathLen) {
+      return fail('path-length-exceeded', `"${name}" allows ${fact.pathLen} intermediate CA(s) below it, the path has ${intermediatesBelow}`, name);
     }
   }
   return undefined;

@@ -65,22 +65,29 @@ export function splitMultipart(raw: Buffer, bodyStart: number, end: number, boun
   const dashBoundary = Buffer.from('--' + boundary, 'latin1');
   const parts: Array<readonly [number, number]> = [];
   let partStart = -1;
+  // A delimiter is a whole line's start; a boundary with a line break in it can never be one.
+  const searchable = !dashBoundary.includes(LF);
   let pos = bodyStart;
-  while (pos < end) {
-    const eol = raw.indexOf(LF, pos);
+  while (searchable && pos < end) {
+    // Straight to the next occurrence (native search) instead of comparing at every line start.
+    const hit = raw.indexOf(dashBoundary, pos);
+    if (hit === -1 || hit + dashBoundary.length > end) break;
+    if (hit !== bodyStart && raw[hit - 1] !== LF) {
+      pos = hit + 1;
+      continue;
+    }
+    const eol = raw.indexOf(LF, hit);
     const lineEnd = eol === -1 || eol >= end ? end : eol + 1;
-    if (lineEnd - pos >= dashBoundary.length && raw.compare(dashBoundary, 0, dashBoundary.length, pos, pos + dashBoundary.length) === 0) {
-      let p = pos + dashBoundary.length;
-      const close = raw[p] === 0x2d && raw[p + 1] === 0x2d && p + 1 < lineEnd;
-      if (close) p += 2;
-      while (p < lineEnd && isPadding(raw[p])) p++;
-      const atLineEnd = p === lineEnd || (raw[p] === LF && p + 1 === lineEnd) || (raw[p] === CR && raw[p + 1] === LF && p + 2 === lineEnd);
-      if (atLineEnd) {
-        if (partStart >= 0) parts.push([partStart, Math.max(partStart, breakBefore(raw, pos, bodyStart))]);
-        if (close) return { parts, closed: true };
-        if (parts.length > maxParts) return { parts, closed: false, tooMany: true }; // bounded memory on hostile fan-out
-        partStart = lineEnd;
-      }
+    let p = hit + dashBoundary.length;
+    const close = raw[p] === 0x2d && raw[p + 1] === 0x2d && p + 1 < lineEnd;
+    if (close) p += 2;
+    while (p < lineEnd && isPadding(raw[p])) p++;
+    const atLineEnd = p === lineEnd || (raw[p] === LF && p + 1 === lineEnd) || (raw[p] === CR && raw[p + 1] === LF && p + 2 === lineEnd);
+    if (atLineEnd) {
+      if (partStart >= 0) parts.push([partStart, Math.max(partStart, breakBefore(raw, hit, bodyStart))]);
+      if (close) return { parts, closed: true };
+      if (parts.length > maxParts) return { parts, closed: false, tooMany: true }; // bounded memory on hostile fan-out
+      partStart = lineEnd;
     }
     pos = lineEnd;
   }

@@ -35,14 +35,14 @@
  * Hostile input never throws: structural problems and exceeded bounds give
  * 'permerror'.
  */
-import { createVerify, constants, type KeyObject } from 'node:crypto';
+import { createVerify, constants, verify, type KeyObject, type VerifyKeyObjectInput } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { digestChunks } from '../crypto/bulk-crypto.js';
 import { errorMessage } from '../errors.js';
 import { validatePath, readCertificate, oneLine, type CertificateView } from '../pki/path-validation.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
-import { allowsEmailProtection, canSign, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
+import { allowsEmailProtection, canSign, certificatePublicKey, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import type { EncryptionKeyPreference } from './read-signed-attributes.js';
 import { oid } from './der.js';
 import { OID } from './oids.js';
@@ -263,7 +263,7 @@ async function verifySigner(
   }
   let valid: boolean;
   try {
-    valid = checkSignature(digest.name, family, pss, signer.x509.publicKey, signedChunks, fields.signature);
+    valid = await checkSignature(digest.name, family, pss, certificatePublicKey(signer.der), signedChunks, fields.signature);
   } catch (err) {
     if (err instanceof Malformed) return result(err.reason, err.message);
     valid = false;
@@ -325,36 +325,55 @@ function identifies(sid: SignerId, view: CertificateView): boolean {
   }
 }
 
-function checkSignature(
+async function checkSignature(
   hash: string,
   family: 'rsa' | 'pss' | 'ecdsa',
   pss: PssParams | undefined,
   key: KeyObject,
   data: readonly Buffer[],
   signature: Buffer,
-): boolean {
-  const verifier = createVerify(hash);
-  for (const chunk of data) verifier.update(chunk);
+): Promise<boolean> {
   if (family === 'ecdsa') {
     if (key.asymmetricKeyType !== 'ec') return false;
     // RFC 5753 wants Ecdsa-Sig-Value (DER); NSS's cmsutil writes the raw r||s form (IEEE P1363) for some
     // keys, which is the same signature in another encoding, so it is accepted when it has exactly that size.
-    let valid = false;
-    try {
-      valid = verifier.verify({ key, dsaEncoding: 'der' }, signature);
-    } catch {
-      valid = false; // not DER at all
-    }
+    const valid = await verifyChunks(hash, data, key, undefined, signature); // DER is the default encoding
     if (valid || signature.length !== 2 * ecFieldBytes(key)) return valid;
-    const raw = createVerify(hash);
-    for (const chunk of data) raw.update(chunk);
-    return raw.verify({ key, dsaEncoding: 'ieee-p1363' }, signature);
+    return verifyChunks(hash, data, key, { dsaEncoding: 'ieee-p1363' }, signature);
   }
   if (key.asymmetricKeyType !== 'rsa' && key.asymmetricKeyType !== 'rsa-pss') return false;
-  if (family === 'rsa') return verifier.verify({ key, padding: constants.RSA_PKCS1_PADDING }, signature);
+  // PKCS #1 v1.5 is the default padding of an 'rsa' key; the bare key is also much cheaper to hand over than options.
+  if (family === 'rsa') return verifyChunks(hash, data, key, key.asymmetricKeyType === 'rsa' ? undefined : { padding: constants.RSA_PKCS1_PADDING }, signature);
   if (!pss) return false;
   if (pss.hash !== hash || pss.mgfHash !== hash) throw new Malformed('RSA-PSS with a hash different from the digest algorithm', 'unsupported-algorithm');
-  return verifier.verify({ key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
+  return verifyChunks(hash, data, key, { padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }, signature);
+}
+
+/**
+ * false for a signature that does not verify or cannot be read. One chunk
+ * (the signed attributes, the usual case) is verified on libuv's thread
+ * pool, so the public-key operation does not hold up other connections;
+ * several chunks (content signed without attributes) are streamed through
+ * a verifier instead of being joined into one copy.
+ */
+function verifyChunks(hash: string, data: readonly Buffer[], publicKey: KeyObject, options: Omit<VerifyKeyObjectInput, 'key'> | undefined, signature: Buffer): Promise<boolean> {
+  const key = options ? { key: publicKey, ...options } : publicKey;
+  if (data.length !== 1) {
+    try {
+      const verifier = createVerify(hash);
+      for (const chunk of data) verifier.update(chunk);
+      return Promise.resolve(verifier.verify(key, signature));
+    } catch {
+      return Promise.resolve(false); // e.g. an ECDSA signature that is not DER at all
+    }
+  }
+  return new Promise((resolve) => {
+    try {
+      verify(hash, data[0] as Buffer, key, signature, (err, valid) => resolve(!err && valid));
+    } catch {
+      resolve(false);
+    }
+  });
 }
 
 const EC_FIELD_BYTES: Readonly<Record<string, number>> = { prime256v1: 32, secp384r1: 48, secp521r1: 66, brainpoolP256r1: 32, brainpoolP384r1: 48, brainpoolP512r1: 64 };

@@ -11,6 +11,7 @@ import { SiegelError } from '../../src/errors.js';
 import { SCHEMA_VERSION, openDatabase, schemaMigrations } from '../../src/keystore/sqlite-database.js';
 import { SqliteHarvestedStore } from '../../src/keystore/sqlite-harvested-store.js';
 import { SqliteIdentityStore } from '../../src/keystore/sqlite-identity-store.js';
+import { FRESH_MS } from '../../src/keystore/read-cache.js';
 import { SqliteIssuerStore } from '../../src/keystore/sqlite-issuer-store.js';
 import { createRootCa, issueCa } from '../../src/pki/generate.js';
 import { sampleRecord } from '../keystore/identity-store.conformance.js';
@@ -133,10 +134,12 @@ describe('SqliteIssuerStore in siegel.db', () => {
     try {
       expect(await store.put(issuing, at)).toBe('added');
       expect(await store.put(issuing, at)).toBe('known');
-      // Another process (a CLI, a second gateway) deletes it: data_version changes, the memory is dropped.
+      // Another process (a CLI, a second gateway) deletes it: data_version changes, the memory is dropped
+      // once the version is read again (at most FRESH_MS later).
       const other = new DatabaseSync(store.file);
       other.exec('DELETE FROM issuer_certificates');
       other.close();
+      await new Promise((resolve) => setTimeout(resolve, FRESH_MS));
       expect(await store.put(issuing, at)).toBe('added');
       expect(await store.count()).toBe(1);
     } finally {

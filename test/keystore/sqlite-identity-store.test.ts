@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { SiegelError } from '../../src/errors.js';
+import { FRESH_MS } from '../../src/keystore/read-cache.js';
 import { SCHEMA_VERSION } from '../../src/keystore/sqlite-database.js';
 import { SqliteIdentityStore } from '../../src/keystore/sqlite-identity-store.js';
 import { tempDir } from '../pki/test-pki.js';
@@ -100,6 +101,22 @@ describe('SqliteIdentityStore on disk', () => {
     } finally {
       await gateway.close();
       await cli.close();
+    }
+  });
+  it('sees a commit of a connection outside its stores (another process) within FRESH_MS', async () => {
+    const dataDir = freshDataDir();
+    const gateway = SqliteIdentityStore.open(dataDir);
+    const other = new DatabaseSync(gateway.file);
+    try {
+      const record = sampleRecord();
+      await gateway.put(record);
+      expect((await gateway.forMailbox('poststelle@stadt.example')).map((r) => r.id)).toEqual([record.id]);
+      other.exec('DELETE FROM identity_chain; DELETE FROM identities');
+      await new Promise((resolve) => setTimeout(resolve, FRESH_MS));
+      expect(await gateway.forMailbox('poststelle@stadt.example')).toEqual([]);
+    } finally {
+      other.close();
+      await gateway.close();
     }
   });
   it('warns about an existing data dir that others can read, without changing it', async () => {

@@ -16,6 +16,7 @@ import { harvest, type HarvestCandidate, type HarvestOutcome } from '../../keyst
 import type { HarvestedStore } from '../../keystore/harvested-store.js';
 import { pathIssuers, type IssuerStore } from '../../keystore/issuer-store.js';
 import { certificateRef } from '../../smime/certificate-ref.js';
+import { parseCertificate } from '../../pki/certificate-info.js';
 import { readCertificate, validatePath } from '../../pki/path-validation.js';
 import type { TrustAnchor } from '../../pki/trust-store.js';
 import type { Stage, StageResult } from '../types.js';
@@ -84,6 +85,21 @@ async function keepIssuers(store: IssuerStore | undefined, paths: ReadonlyArray<
   }
 }
 
+/**
+ * Whether harvest() could choose this certificate for one of the addresses
+ * (an end-entity certificate naming one of them); the message's CA
+ * certificates and others' certificates then need no path validation of
+ * their own.
+ */
+function mayBeChosen(der: Buffer, addresses: readonly string[]): boolean {
+  try {
+    const info = parseCertificate(der);
+    return !info.isCA && addresses.some((a) => info.emailAddresses.includes(a.trim().toLowerCase()));
+  } catch {
+    return false; // unreadable: harvest() skips it too
+  }
+}
+
 interface HarvestedSignature {
   readonly outcomes: HarvestOutcome[];
   /** Validated paths (leaf first, anchor last) of the certificates kept for an address. */
@@ -117,7 +133,7 @@ async function harvestOne(signature: SignatureFinding, options: HarvestStageOpti
   const preference = outcome.encryptionKeyPreference;
   const candidates: HarvestCandidate[] = [{ certificate: signer, source: 'signer', anchorFingerprint: signerAnchor }];
   for (const der of outcome.certificates) {
-    if (der.equals(signer)) continue;
+    if (der.equals(signer) || !mayBeChosen(der, addresses)) continue;
     let source: HarvestCandidate['source'] = 'same-address';
     try {
       if (preference) {
