@@ -156,10 +156,25 @@ export function getHeaders(headerBytes: Buffer, name: string): string[] {
  * nodemailer's maintained parser.
  */
 export function parseAddressList(value: string): string[] {
+  const known = ADDRESS_LISTS.get(value);
+  if (known) return [...known];
   const seen = new Set<string>();
   for (const entry of addressparser(value, { flatten: true })) {
     const address = entry.address.trim().toLowerCase();
     if (address.includes('@')) seen.add(address);
   }
-  return [...seen];
+  const addresses = [...seen];
+  if (value.length <= MAX_REMEMBERED_LIST) {
+    if (ADDRESS_LISTS.size >= MAX_REMEMBERED_LISTS) ADDRESS_LISTS.clear();
+    ADDRESS_LISTS.set(value, addresses);
+  }
+  return [...addresses];
 }
+
+/**
+ * The same From and Sender fields arrive with every message of a
+ * correspondent: their parsed lists are kept (bounded; a copy is handed out).
+ */
+const ADDRESS_LISTS = new Map<string, readonly string[]>();
+const MAX_REMEMBERED_LISTS = 1024;
+const MAX_REMEMBERED_LIST = 998;

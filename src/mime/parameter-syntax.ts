@@ -5,25 +5,23 @@
 
 /** Splits a header value on ";" outside quoted strings (quoted-pairs honoured). */
 export function splitParams(value: string): string[] {
+  // Slices of the value: every character, quoted-pairs included, stays in its part.
   const parts: string[] = [];
-  let cur = '';
+  let start = 0;
   let quoted = false;
   for (let i = 0; i < value.length; i++) {
-    const c = value[i] as string;
-    if (quoted && c === '\\' && i + 1 < value.length) {
-      cur += c + (value[i + 1] as string);
+    const c = value.charCodeAt(i);
+    if (quoted && c === 0x5c && i + 1 < value.length) {
       i++;
       continue;
     }
-    if (c === '"') quoted = !quoted;
-    if (c === ';' && !quoted) {
-      parts.push(cur);
-      cur = '';
-    } else {
-      cur += c;
+    if (c === 0x22) quoted = !quoted;
+    else if (c === 0x3b && !quoted) {
+      parts.push(value.slice(start, i));
+      start = i + 1;
     }
   }
-  parts.push(cur);
+  parts.push(value.slice(start));
   return parts;
 }
 

@@ -16,19 +16,24 @@ export type DecodedBody = { readonly ok: true; readonly der: Buffer } | { readon
  */
 const BASE64_BODY = /^[A-Za-z0-9+/\t\n\r ]*(?:=[\t\n\r ]*){0,2}$/;
 
-/** The base64 characters without white space, or undefined when the body is not strict base64 (a whole number of quads). */
-export function compactBase64(body: Buffer): string | undefined {
+/** The decoded bytes, or undefined when the body is not strict base64 (alphabet, white space, a whole number of quads). */
+export function decodeStrictBase64(body: Buffer): Buffer | undefined {
   const text = body.toString('latin1');
   if (!BASE64_BODY.test(text)) return undefined;
-  const compact = text.replace(/[\t\n\r ]+/g, '');
-  return compact.length % 4 === 0 ? compact : undefined;
+  let whiteSpace = 0;
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i];
+    if (byte === 0x0a || byte === 0x0d || byte === 0x20 || byte === 0x09) whiteSpace++;
+  }
+  if ((body.length - whiteSpace) % 4 !== 0) return undefined;
+  // Node's decoder skips white space, the only bytes besides the alphabet and the final "=" left now: no compacted copy.
+  return Buffer.from(text, 'base64');
 }
 
 export function decodeSmimeBody(body: Buffer, transferEncoding: string): DecodedBody {
   if (transferEncoding === 'base64') {
-    const compact = compactBase64(body);
-    if (compact === undefined) return { ok: false, reason: 'bad-base64' };
-    return { ok: true, der: Buffer.from(compact, 'base64') };
+    const der = decodeStrictBase64(body);
+    return der === undefined ? { ok: false, reason: 'bad-base64' } : { ok: true, der };
   }
   if (transferEncoding === 'binary' || transferEncoding === '7bit' || transferEncoding === '8bit') {
     return { ok: true, der: body };

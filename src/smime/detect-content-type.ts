@@ -17,6 +17,7 @@ export interface ContentType {
 
 /** Removes RFC 5322 comments outside quoted strings (nesting and quoted-pairs honoured). */
 function stripComments(value: string): string {
+  if (!value.includes('(')) return value; // nothing to remove (the usual case): no copy
   let out = '';
   let depth = 0;
   let quoted = false;

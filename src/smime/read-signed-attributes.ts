@@ -6,6 +6,7 @@
  */
 import { BerError, BerReader, expectTag, type BerNode } from './ber-reader.js';
 import { decodeOid, decodeTime } from './ber-values.js';
+import { BoundedCache } from '../pki/memo.js';
 import { OID } from './oids.js';
 
 export interface RawAttribute {
@@ -64,7 +65,7 @@ export function readSignedAttributes(encoded: Buffer): SignedAttributesView {
     ...(contentType ? { contentType: decodeOid(ber.contents(expectTag(contentType, 0x06, 'contentType'))) } : {}),
     ...(digest ? { messageDigest: ber.octets(digest, 6) } : {}),
     ...optional('signingTime', readTime(ber, single(OID.signingTime))),
-    ...optional('smimeCapabilities', lenient(() => readCapabilities(ber, single(OID.smimeCapabilities)))),
+    ...optional('smimeCapabilities', capabilitiesOf(ber, single(OID.smimeCapabilities))),
     ...optional('encryptionKeyPreference', lenient(() => readKeyPreference(ber, single(OID.smimeEncryptionKeyPreference), single(OID.microsoftEncryptionKeyPreference)))),
   };
 }
@@ -111,6 +112,24 @@ function readTime(ber: BerReader, node: BerNode | undefined): Date | undefined {
 }
 
 /** SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL }; unreadable entries are skipped. */
+/** Encodings up to this size are remembered; a client sends the same list with every message. */
+const MAX_REMEMBERED_CAPABILITIES = 1024;
+const CAPABILITIES = new BoundedCache<{ readonly value: readonly string[] | undefined }>(256);
+
+/** readCapabilities, leniently, once per distinct encoding (the list is shared: it is read-only). */
+function capabilitiesOf(ber: BerReader, node: BerNode | undefined): readonly string[] | undefined {
+  if (node === undefined) return undefined;
+  const bytes = ber.bytes(node);
+  if (bytes.length > MAX_REMEMBERED_CAPABILITIES) return lenient(() => readCapabilities(ber, node));
+  const key = bytes.toString('latin1');
+  const known = CAPABILITIES.get(key);
+  if (known) return known.value;
+  const read = lenient(() => readCapabilities(ber, node));
+  const value = read && Object.freeze(read);
+  CAPABILITIES.set(key, { value });
+  return value;
+}
+
 function readCapabilities(ber: BerReader, node: BerNode | undefined): string[] | undefined {
   if (node?.tag !== 0x30) return undefined;
   const oids: string[] = [];

@@ -4,7 +4,7 @@
  * quads; anything else is malformed rather than silently skipped.
  */
 import fc from 'fast-check';
-import { compactBase64 } from '../../src/smime/detect-body.js';
+import { decodeStrictBase64 } from '../../src/smime/detect-body.js';
 
 function reference(body: Buffer): string | undefined {
   let out = '';
@@ -26,7 +26,8 @@ describe('strict base64 of S/MIME parts', () => {
     fc.assert(
       fc.property(fc.array(characters, { maxLength: 40 }), (parts) => {
         const body = Buffer.from(parts.join(''), 'latin1');
-        expect(compactBase64(body)).toBe(reference(body));
+        const expected = reference(body);
+        expect(decodeStrictBase64(body)).toEqual(expected === undefined ? undefined : Buffer.from(expected, 'base64'));
       }),
       { seed: 5, numRuns: 5000 },
     );
@@ -35,7 +36,7 @@ describe('strict base64 of S/MIME parts', () => {
   it('reads a real signature block and refuses a foreign character in it', () => {
     const der = Buffer.from(Array.from({ length: 300 }, (_, i) => i & 0xff));
     const lines = der.toString('base64').replace(/(.{76})/g, '$1\r\n');
-    expect(Buffer.from(compactBase64(Buffer.from(lines)) ?? '', 'base64')).toEqual(der);
-    expect(compactBase64(Buffer.from(lines.replace('A', '-')))).toBeUndefined();
+    expect(decodeStrictBase64(Buffer.from(lines))).toEqual(der);
+    expect(decodeStrictBase64(Buffer.from(lines.replace('A', '-')))).toBeUndefined();
   });
 });

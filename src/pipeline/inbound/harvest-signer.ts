@@ -17,6 +17,7 @@ import type { HarvestedStore } from '../../keystore/harvested-store.js';
 import { pathIssuers, type IssuerStore } from '../../keystore/issuer-store.js';
 import { certificateRef } from '../../smime/certificate-ref.js';
 import { parseCertificate } from '../../pki/certificate-info.js';
+import { certificateKey } from '../../pki/memo.js';
 import { readCertificate, validatePath } from '../../pki/path-validation.js';
 import type { TrustAnchor } from '../../pki/trust-store.js';
 import type { Stage, StageResult } from '../types.js';
@@ -74,7 +75,7 @@ async function keepIssuers(store: IssuerStore | undefined, paths: ReadonlyArray<
   try {
     const done = new Set<string>();
     for (const der of paths.flatMap(pathIssuers)) {
-      const key = der.toString('base64');
+      const key = certificateKey(der);
       if (done.has(key)) continue;
       done.add(key);
       await store.put(der, now);

@@ -7,6 +7,7 @@
  */
 import * as pkijs from 'pkijs';
 import { AIA, accessLocations } from '../authority-info-access.js';
+import { memoByCertificate } from '../memo.js';
 import { readCertificate } from '../path-validation.js';
 import { BerReader, expectTag } from '../../smime/ber-reader.js';
 
@@ -55,8 +56,14 @@ const CRL_DP = '2.5.29.31';
 const URI = 6;
 const MAX_URLS = 4;
 
-/** Unreadable extensions give no URLs (the certificate then has "no revocation information"). */
-export function revocationUrls(der: Buffer): RevocationUrls {
+/**
+ * Unreadable extensions give no URLs (the certificate then has "no
+ * revocation information"). Memoised by content: the same partner chains
+ * are checked for every message.
+ */
+export const revocationUrls: (der: Buffer) => RevocationUrls = memoByCertificate(revocationUrlsUncached);
+
+function revocationUrlsUncached(der: Buffer): RevocationUrls {
   const empty = { ocsp: [], crl: [], caIssuers: [] };
   const view = readCertificate(der);
   if (!view) return empty;

@@ -10,7 +10,7 @@
  * Failures are remembered for a minute, so an outage costs one timeout per
  * minute and not one per message. All times come from the caller's clock.
  */
-import { certificateKey, BoundedCache } from '../memo.js';
+import { certificateKey, BoundedCache, memoByCertificate } from '../memo.js';
 import { readCertificate, oneLine } from '../path-validation.js';
 import { certificateFields, revocationUrls } from './certificate-fields.js';
 import { CrlCache, FAILURE_TTL_MS } from './crl-cache.js';
@@ -139,7 +139,7 @@ function revoked(source: 'ocsp' | 'crl', revokedAt: Date, reasonCode: number | u
 }
 
 /** "CN=..., O=..." of a certificate for details; '?' when unreadable. */
-export function subjectOf(der: Buffer): string {
+export const subjectOf: (der: Buffer) => string = memoByCertificate((der) => {
   const view = readCertificate(der);
   return view ? oneLine(view.x509.subject) : '?';
-}
+});
