@@ -45,10 +45,12 @@ const DOMAIN = /^[0-9A-Za-z]([0-9A-Za-z-]*[0-9A-Za-z])?(\.[0-9A-Za-z]([0-9A-Za-z
  * property name. Real reasons and issuer names are far shorter.
  */
 const MAX_VALUE = 480;
+const PRINTABLE_ASCII = /^[\x20-\x7e]*$/;
 const LINE = 78;
 
 /** 7-bit printable text: accents dropped (NFKD), anything else non-printable becomes "?". */
 function sevenBit(text: string): string {
+  if (PRINTABLE_ASCII.test(text)) return text.length > MAX_VALUE ? text.slice(0, MAX_VALUE) : text; // the usual case: nothing to drop
   const ascii = text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')

@@ -173,7 +173,7 @@ class PathSearch {
       if (this.issued(top, anchor.x509, anchor.fingerprint)) found.push({ chain: [...chain], anchor });
     }
     if (found.length > 0) return;
-    if (isSelfIssuedAndSigned(top.x509)) {
+    if (isSelfIssuedAndSigned(top)) {
       this.dead = { ok: false, reason: 'untrusted-root', detail: `the path ends at "${oneLine(top.x509.subject)}", which is not a configured trust anchor`, certificate: oneLine(top.x509.subject) };
       return;
     }
@@ -213,8 +213,8 @@ class PathSearch {
   }
 }
 
-function isSelfIssuedAndSigned(x509: X509Certificate): boolean {
-  const key = x509.fingerprint256;
+function isSelfIssuedAndSigned(view: CertificateView): boolean {
+  const { x509, fingerprint: key } = view;
   const known = SELF_SIGNED.get(key);
   if (known !== undefined) return known;
   let selfSigned = false;
@@ -311,7 +311,7 @@ function checkPath(chain: readonly CertificateView[], anchor: TrustAnchor, optio
     const isAnchor = index === all.length - 1;
     if (fact.unreadable) return fail('malformed', `"${name}" cannot be parsed`, name);
     // The anchor's self-signature is not relied upon (it is trusted by configuration), so its algorithm does not matter.
-    if (fact.weakSignature && !(isAnchor && isSelfIssuedAndSigned(view.x509))) return fail('weak-digest', `"${name}" is signed with MD5 or SHA-1`, name);
+    if (fact.weakSignature && !(isAnchor && isSelfIssuedAndSigned(view))) return fail('weak-digest', `"${name}" is signed with MD5 or SHA-1`, name);
     if (fact.rsaBits !== null && (fact.rsaBits === undefined || fact.rsaBits < minRsaBits)) {
       return fail('weak-key', `"${name}" has an RSA key of ${fact.rsaBits ?? '?'} bits (minimum ${minRsaBits})`, name);
     }
