@@ -12,7 +12,7 @@
  */
 import type { EncryptionCertificate } from '../keystore/harvest.js';
 import { validatePath } from '../pki/path-validation.js';
-import { allowsEmailProtection, canEncrypt, isValidAt, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
+import { encryptionUnfitness, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
 import type { DirectoryEntry } from './ldap-search.js';
 
@@ -81,11 +81,20 @@ function check(der: Buffer, intermediates: readonly Buffer[], address: string, a
     return 'a value is not an X.509 certificate';
   }
   const why = (reason: string) => ({ fingerprint: info.sha256, reason });
-  if (info.isCA) return why('it is a CA certificate');
-  if (!info.emailAddresses.includes(address)) return why(`${address} is not among its subjectAltName addresses (${info.emailAddresses.join(', ') || 'none'})`);
-  if (!canEncrypt(info)) return why('its keyUsage does not allow encryption (sign-only)');
-  if (!allowsEmailProtection(info)) return why('its extendedKeyUsage does not allow emailProtection');
-  if (!isValidAt(info, at)) return why(`it is not valid now (${info.notBefore.toISOString()} to ${info.notAfter.toISOString()})`);
+  switch (encryptionUnfitness(info, address, at)) {
+    case 'ca':
+      return why('it is a CA certificate');
+    case 'other-address':
+      return why(`${address} is not among its subjectAltName addresses (${info.emailAddresses.join(', ') || 'none'})`);
+    case 'sign-only':
+      return why('its keyUsage does not allow encryption (sign-only)');
+    case 'not-email':
+      return why('its extendedKeyUsage does not allow emailProtection');
+    case 'not-valid':
+      return why(`it is not valid now (${info.notBefore.toISOString()} to ${info.notAfter.toISOString()})`);
+    case undefined:
+      break;
+  }
   const path = validatePath(der, intermediates, anchors, { at });
   if (!path.ok) return why(`no trusted path (${path.reason}: ${path.detail})`);
   return { info, der: Buffer.from(der) };

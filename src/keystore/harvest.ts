@@ -18,7 +18,7 @@
  * not-yet-valid certificate is never chosen at all.
  */
 import { SiegelError } from '../errors.js';
-import { allowsEmailProtection, canEncrypt, isValidAt, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
+import { encryptionUnfitness, isValidAt, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import type { SmimeResult } from '../smime/verdict.js';
 import { newestFirst, type HarvestedRecord, type HarvestedStore, type HarvestSource } from './harvested-store.js';
 
@@ -157,9 +157,7 @@ function parseCandidates(input: HarvestInput): Chosen[] {
 }
 
 function choose(candidates: readonly Chosen[], address: string, now: Date): Chosen | undefined {
-  const usable = candidates.filter(
-    (c) => !c.info.isCA && c.info.emailAddresses.includes(address) && canEncrypt(c.info) && allowsEmailProtection(c.info) && isValidAt(c.info, now),
-  );
+  const usable = candidates.filter((c) => encryptionUnfitness(c.info, address, now) === undefined);
   for (const source of PREFERENCE) {
     const best = usable
       .filter((c) => c.source === source)

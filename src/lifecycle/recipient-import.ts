@@ -22,7 +22,7 @@ import { errorMessage, SiegelError } from '../errors.js';
 import { harvest } from '../keystore/harvest.js';
 import { newestFirst, type HarvestedRecord, type HarvestedStore } from '../keystore/harvested-store.js';
 import { pathIssuers, type IssuerStore } from '../keystore/issuer-store.js';
-import { allowsEmailProtection, canEncrypt, isValidAt, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
+import { encryptionUnfitness, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import { oneLine, readCertificate, validatePath, MAX_CANDIDATES } from '../pki/path-validation.js';
 import { looksLikePem, readPemBlocks } from '../pki/pem.js';
 import type { TrustAnchor } from '../pki/trust-store.js';
@@ -227,16 +227,23 @@ function pickLeaf(certificates: readonly Parsed[], address: string): { leaf: Par
 }
 
 function checkUsable(info: CertificateInfo, address: string, now: Date): void {
-  if (!canEncrypt(info)) {
-    reject(`the certificate for ${address} does not allow encryption (its keyUsage lacks keyEncipherment/keyAgreement): a signing-only certificate is never used to encrypt`);
-  }
-  if (!allowsEmailProtection(info)) reject(`the certificate for ${address} is not for e-mail: its extendedKeyUsage lacks emailProtection`);
-  if (!isValidAt(info, now)) {
-    reject(
-      info.notAfter.getTime() < now.getTime()
-        ? `the certificate for ${address} expired on ${day(info.notAfter)}`
-        : `the certificate for ${address} is valid only from ${day(info.notBefore)}; import it then`,
-    );
+  // pickLeaf chose an end-entity certificate for the address: the rest of the shared rule decides.
+  switch (encryptionUnfitness(info, address, now)) {
+    case 'ca':
+    case 'other-address':
+      return reject(`the certificate is not an end-entity certificate for ${address}`);
+    case 'sign-only':
+      return reject(`the certificate for ${address} does not allow encryption (its keyUsage lacks keyEncipherment/keyAgreement): a signing-only certificate is never used to encrypt`);
+    case 'not-email':
+      return reject(`the certificate for ${address} is not for e-mail: its extendedKeyUsage lacks emailProtection`);
+    case 'not-valid':
+      return reject(
+        info.notAfter.getTime() < now.getTime()
+          ? `the certificate for ${address} expired on ${day(info.notAfter)}`
+          : `the certificate for ${address} is valid only from ${day(info.notBefore)}; import it then`,
+      );
+    case undefined:
+      return;
   }
 }
 

@@ -164,3 +164,23 @@ export function roleOf(info: CertificateInfo): CertificateRole | undefined {
 export function isValidAt(info: Pick<CertificateInfo, 'notBefore' | 'notAfter'>, at: Date): boolean {
   return info.notBefore.getTime() <= at.getTime() && at.getTime() <= info.notAfter.getTime();
 }
+
+/** Why a certificate may not be used to encrypt mail to an address (see encryptionUnfitness). */
+export type EncryptionUnfitness = 'ca' | 'other-address' | 'sign-only' | 'not-email' | 'not-valid';
+
+/**
+ * The one rule for encrypting to `address` with this certificate at `at`,
+ * shared by harvesting, directory look-ups and `siegel certs import` (each
+ * words its own message): an end-entity certificate that names the address
+ * in subjectAltName, allows key transport or agreement (never a sign-only
+ * certificate), allows emailProtection and is valid then. undefined: usable.
+ * `address` is compared as given (callers pass it lower-cased).
+ */
+export function encryptionUnfitness(info: CertificateInfo, address: string, at: Date): EncryptionUnfitness | undefined {
+  if (info.isCA) return 'ca';
+  if (!info.emailAddresses.includes(address)) return 'other-address';
+  if (!canEncrypt(info)) return 'sign-only';
+  if (!allowsEmailProtection(info)) return 'not-email';
+  if (!isValidAt(info, at)) return 'not-valid';
+  return undefined;
+}
