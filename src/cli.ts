@@ -17,6 +17,7 @@ import { enrollImport } from './commands/enroll-import.js';
 import { enrollRequest, type EnrollRequestOptions } from './commands/enroll-request.js';
 import { filesAudit, type FilesAuditOptions } from './commands/files-audit.js';
 import { filesList, type FilesListOptions } from './commands/files-list.js';
+import { filesOrphans, type FilesOrphansOptions } from './commands/files-orphans.js';
 import { filesRevoke } from './commands/files-revoke.js';
 import { filesShare, type FilesShareOptions } from './commands/files-share.js';
 import { health } from './commands/health.js';
@@ -148,7 +149,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
       ),
     );
 
-  const files = program.command('files').description('large-file exchange: share files as download links, list, audit, revoke');
+  const files = program.command('files').description('large-file exchange: share files as download links, list, audit, revoke, find orphaned files');
   withConfig(files.command('share').description('store a file encrypted and print its download link'))
     .argument('<file>', 'file to share')
     .requiredOption('--owner <addr>', 'staff address that owns the share (quota, revocation, notification)')
@@ -191,6 +192,17 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
     .option('--owner <addr>', 'only if the share belongs to this owner')
     .action(
       run(async (id: string, opts: ConfigOptions & { owner?: string }) => filesRevoke(await context(opts, 'warn'), id, opts.owner === undefined ? {} : { owner: opts.owner })),
+    );
+
+  withConfig(files.command('orphans').description('files in the store that no share or upload refers to (left by a crash); --delete removes them'))
+    .option('--delete', 'remove the orphaned files unchanged for at least --min-age')
+    .option('--min-age <duration>', 'keep files changed more recently (a share or upload may be being created)', '24h')
+    .option('--json', 'machine-readable output')
+    .action(
+      run(async (opts: ConfigOptions & FilesOrphansOptions) => {
+        const { config: _c, demo: _d, ...rest } = opts;
+        return filesOrphans(await context(opts, 'warn'), rest);
+      }),
     );
 
   const policy = program.command('policy').description('policy files: validate them, and see which rule decides what for a message');

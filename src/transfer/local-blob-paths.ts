@@ -11,6 +11,10 @@ import { SiegelError } from '../errors.js';
 
 const BLOB_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
+export function isBlobId(id: string): boolean {
+  return BLOB_ID.test(id);
+}
+
 export function validateBlobId(id: string): void {
   if (typeof id !== 'string' || !BLOB_ID.test(id)) throw new SiegelError('INTERNAL', 'invalid blob id');
 }
