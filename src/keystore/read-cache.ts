@@ -41,6 +41,8 @@ export class ReadCache<V> {
 
   /** The kept value, unless the database changed since it was kept. */
   peek(key: string): V | undefined {
+    // A closed store fails as it did when every lookup read the version, not with a kept answer.
+    this.conn.ensureOpen();
     const now = performance.now();
     if (now - this.#versionReadAt >= FRESH_MS || this.#writesSeen !== writesInProcess) {
       const version = this.conn.guard('read the data version', () => Number(this.conn.statement('PRAGMA data_version').get()?.['data_version']));

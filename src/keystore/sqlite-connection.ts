@@ -21,8 +21,13 @@ export class SqliteConnection {
   }
 
   get db(): DatabaseSync {
+    this.ensureOpen();
+    return this.#db as DatabaseSync;
+  }
+
+  /** Throws STORAGE_FAILED once closed (for answers that would not touch the database otherwise). */
+  ensureOpen(): void {
     if (!this.#db) throw new SiegelError('STORAGE_FAILED', `${this.storeName} is closed`);
-    return this.#db;
   }
 
   statement(sql: string): StatementSync {

@@ -119,6 +119,14 @@ describe('SqliteIdentityStore on disk', () => {
       await gateway.close();
     }
   });
+  it('fails once closed, also for an address it answered a moment before', async () => {
+    const store = SqliteIdentityStore.open(freshDataDir());
+    const record = sampleRecord();
+    await store.put(record);
+    expect((await store.forMailbox('poststelle@stadt.example')).map((r) => r.id)).toEqual([record.id]);
+    await store.close();
+    await expect(store.forMailbox('poststelle@stadt.example')).rejects.toThrow(/identity store is closed/);
+  });
   it('warns about an existing data dir that others can read, without changing it', async () => {
     const dataDir = freshDataDir();
     mkdirSync(dataDir, { mode: 0o755 });
