@@ -26,7 +26,8 @@ export const NEXT_HOP_TIMEOUT_MS = 2_000;
 export type Direction = 'submission' | 'inbound';
 export const DIRECTIONS: readonly Direction[] = ['submission', 'inbound'];
 
-export async function startFaultGateway(hop: FaultHop, extra = ''): Promise<TestGateway> {
+/** `extra`: YAML appended to the config; `nextHopTimeout`: both listeners' next-hop timeout (default NEXT_HOP_TIMEOUT_MS). */
+export async function startFaultGateway(hop: FaultHop, extra = '', nextHopTimeout = `${NEXT_HOP_TIMEOUT_MS}ms`): Promise<TestGateway> {
   return startTestGateway({
     configTail: () =>
       [
@@ -35,11 +36,11 @@ export async function startFaultGateway(hop: FaultHop, extra = ''): Promise<Test
         '  submission:',
         '    listen: 127.0.0.1:0',
         `    relay: ${hop.url}`,
-        `    nextHop: { timeout: ${NEXT_HOP_TIMEOUT_MS}ms }`,
+        `    nextHop: { timeout: ${nextHopTimeout} }`,
         '  inbound:',
         '    listen: 127.0.0.1:0',
         `    relay: ${hop.url}`,
-        `    nextHop: { timeout: ${NEXT_HOP_TIMEOUT_MS}ms }`,
+        `    nextHop: { timeout: ${nextHopTimeout} }`,
         extra,
       ].join('\n'),
     mailboxes: [MAILBOX],
@@ -143,6 +144,14 @@ export function filesBelow(dir: string): string[] {
 }
 
 /** One marked message through each listener at once while the hop follows `script` (reset afterwards); `elapsed` in ms. */
+/** The gateway still relays: one message through each listener gets 250, and the hop has exactly one copy of each. */
+export async function expectStillServing(hop: FaultHop, gateway: TestGateway): Promise<void> {
+  for (const { message, outcome } of await throughBoth(hop, gateway, {})) {
+    expect(outcome.response).toMatch(/^250 /);
+    expect(acceptedCopies(hop, message.mark)).toBe(1);
+  }
+}
+
 export async function throughBoth(hop: FaultHop, gateway: TestGateway, script: HopScript): Promise<{ message: Marked; outcome: SendOutcome; elapsed: number }[]> {
   hop.script = script;
   try {

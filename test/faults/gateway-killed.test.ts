@@ -11,9 +11,9 @@
  */
 import { rmSync } from 'node:fs';
 import net from 'node:net';
-import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
+import type { TestGateway } from '../serve/test-gateway.js';
 import { sendMail } from '../smtp/helpers.js';
-import { CITIZEN, DIRECTIONS, MAILBOX, acceptedCopies, markedMessage } from './fault-gateway.js';
+import { CITIZEN, DIRECTIONS, MAILBOX, acceptedCopies, markedMessage, startFaultGateway } from './fault-gateway.js';
 import { startFaultHop, type FaultHop } from './fault-hop.js';
 import { ensureBuilt, runSiegel, startServeProcess, type ServeProcess } from './siegel-process.js';
 
@@ -23,25 +23,8 @@ let gateway: TestGateway;
 beforeAll(async () => {
   ensureBuilt();
   hop = await startFaultHop();
-  gateway = await startTestGateway({
-    configTail: () =>
-      [
-        'internalDomains: [stadt.example]',
-        'smtp:',
-        '  submission:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        '    nextHop: { timeout: 60s }',
-        '  inbound:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        '    nextHop: { timeout: 60s }',
-        'web:',
-        '  listen: 127.0.0.1:0',
-        '',
-      ].join('\n'),
-    mailboxes: [MAILBOX],
-  });
+  // The hop may hold its answer for as long as the test needs: the kill, not a timeout, must end the transaction.
+  gateway = await startFaultGateway(hop, 'web:\n  listen: 127.0.0.1:0\n', '60s');
   // Only its data dir (keystore with the mailbox) and config are used: the gateway under test is a process.
   await gateway.server.stop();
 }, 180_000);

@@ -6,7 +6,7 @@
  * acceptance), nothing crashes, and the next message is relayed.
  */
 import type { TestGateway } from '../serve/test-gateway.js';
-import { acceptedCopies, expectMailSafe, status, throughBoth, withFaultGateway } from './fault-gateway.js';
+import { acceptedCopies, expectMailSafe, expectStillServing, status, throughBoth, withFaultGateway } from './fault-gateway.js';
 import { isAcceptance } from '../../src/smtp/next-hop-errors.js';
 import { reply, type FaultHop, type HopScript } from './fault-hop.js';
 
@@ -44,10 +44,7 @@ describe('a next hop answering garbage', () => {
       expectMailSafe(outcome, hop, message);
       expect(acceptedCopies(hop, message.mark)).toBe(0);
     }
-    for (const { message, outcome } of await throughBoth(hop, gateway, {})) {
-      expect(outcome.response).toMatch(/^250 /);
-      expect(acceptedCopies(hop, message.mark)).toBe(1);
-    }
+    await expectStillServing(hop, gateway);
   }, 20_000);
 });
 

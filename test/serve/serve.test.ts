@@ -7,7 +7,6 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +16,7 @@ import { openKeystore } from '../../src/keystore/open.js';
 import { createLogger } from '../../src/log.js';
 import { createRootCa, issueCa, issueMailbox, type Issued } from '../../src/pki/generate.js';
 import { toPem } from '../../src/pki/pem.js';
+import { waitForPort } from '../faults/siegel-process.js';
 import { createPeers, type Peers } from '../peers/verifiers.js';
 import { splitMultipartSigned } from '../peers/smime-parts.js';
 import { closedPort, sampleMessage, sendMail, splitTrace, startFakeNextHop, tempDir, tlsFiles, type FakeNextHop, type TlsFiles } from '../smtp/helpers.js';
@@ -228,18 +228,3 @@ describe('siegel serve as a process', () => {
     expect(stderr).toContain('"msg":"listening"');
   });
 });
-
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on('error', () => resolve(false));
-    });
-    if (open) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
