@@ -5,7 +5,8 @@
  * language is unknown, so the notice says it in German first, then in
  * English (as the offload note does); times in UTC.
  */
-import { escapeHtml, formatExpiry } from './offload-note.js';
+import { bilingualHtml, bilingualText, escapeHtml, type Language } from './bilingual-note.js';
+import { formatExpiry } from './offload-note.js';
 
 export interface LinkNotice {
   /** The sender as shown (the From address). */
@@ -17,7 +18,6 @@ export interface LinkNotice {
 /** Prefix of the notice's Subject, so the recipient sees at once that this is not the message itself. */
 export const NOTICE_SUBJECT_PREFIX = '[Sichere Nachricht] ';
 
-type Language = 'de' | 'en';
 
 const WORDING: Record<Language, { readonly sentence: (n: LinkNotice) => string[]; readonly link: string }> = {
   de: {
@@ -44,7 +44,7 @@ export function linkNoticeText(notice: LinkNotice): string {
     const [intro, password, expiry] = WORDING[language].sentence(notice);
     return [intro, '', notice.url, '', password, expiry].join('\n');
   };
-  return `${section('de')}\n\n----\n\n${section('en')}\n`;
+  return bilingualText(section);
 }
 
 /** The text/html notice: a small self-contained document, no external resources. */
@@ -54,18 +54,7 @@ export function linkNoticeHtml(notice: LinkNotice): string {
     const [intro, password, expiry] = WORDING[language].sentence(notice).map(escapeHtml);
     return `<div lang="${language}">\n<p>${intro}</p>\n<p><a href="${href}">${href}</a></p>\n<p>${password}</p>\n<p>${expiry}</p>\n</div>`;
   };
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="de">',
-    '<head><meta charset="utf-8"><title>Vertrauliche Nachricht / Confidential message</title></head>',
-    '<body>',
-    section('de'),
-    '<hr>',
-    section('en'),
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  return bilingualHtml('Vertrauliche Nachricht / Confidential message', section);
 }
 
 /** The mail to the sender: the password, to be passed on by phone or another channel, never by e-mail. */

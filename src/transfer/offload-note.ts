@@ -5,6 +5,7 @@
  * German first, then in English. Times are given in UTC: the recipient's
  * time zone is unknown too.
  */
+import { bilingualHtml, bilingualText, escapeHtml, type Language } from './bilingual-note.js';
 
 export interface OffloadedFile {
   readonly fileName: string;
@@ -15,8 +16,6 @@ export interface OffloadedFile {
   readonly expiresAt: Date;
   readonly url: string;
 }
-
-type Language = 'de' | 'en';
 
 const UNITS = ['Bytes', 'KB', 'MB', 'GB', 'TB'];
 
@@ -93,13 +92,7 @@ export function noteText(file: OffloadedFile): string {
     const intro = WORDING[language].intro(displayName(file.fileName), humanSize(file.size, language));
     return [intro, '', file.url, '', ...rows(file, language).map(([label, value]) => `${label}: ${value}`)].join('\n');
   };
-  return `${section('de')}\n\n----\n\n${section('en')}\n`;
-}
-
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
+  return bilingualText(section);
 }
 
 /** The text/html note: a small self-contained document, no external resources. */
@@ -115,16 +108,5 @@ export function noteHtml(file: OffloadedFile): string {
       .join('\n');
     return `<div lang="${language}">\n<p>${escapeHtml(intro)}</p>\n<p><a href="${href}">${href}</a></p>\n<table>\n${table}\n</table>\n</div>`;
   };
-  return [
-    '<!DOCTYPE html>',
-    '<html lang="de">',
-    '<head><meta charset="utf-8"><title>Anhang als Link / Attachment as link</title></head>',
-    '<body>',
-    section('de'),
-    '<hr>',
-    section('en'),
-    '</body>',
-    '</html>',
-    '',
-  ].join('\n');
+  return bilingualHtml('Anhang als Link / Attachment as link', section);
 }
