@@ -8,13 +8,12 @@ import { X509Certificate } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
-import { main } from '../../src/cli.js';
 import { EX_DATAERR } from '../../src/commands/outbound.js';
 import { loadConfig } from '../../src/config/load.js';
 import { openKeystore } from '../../src/keystore/open.js';
 import { SqliteHarvestedStore } from '../../src/keystore/sqlite-harvested-store.js';
 import { createRootCa, issueMailbox } from '../../src/pki/generate.js';
+import { runSiegel, type CliResult } from '../cli/run-siegel.js';
 import { CAP, correspondent, decryptWith, harvestFrom, openssl, partnerPki, type Correspondent } from '../pipeline/encrypt-fixtures.js';
 import {
   CITIZEN, CLEAR_WITH_CERT, CLERK, ENROLLED, headerBlock, mail, NEWSLETTER, outboundPolicyDir, PARTNER_WITH_CERT, PARTNER_WITHOUT_CERT, POSTSTELLE, RULES, STAFF, TAX, UNENROLLED,
@@ -26,23 +25,8 @@ let config: string;
 let rat: Correspondent;
 let clear: Correspondent;
 
-interface CliResult {
-  readonly code: number;
-  readonly stdout: Buffer;
-  readonly stderr: string;
-}
-
-async function outbound(from: string, to: readonly string[], input = mail(from, to[0] ?? CITIZEN)): Promise<CliResult> {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (d: Buffer) => out.push(d));
-  stderr.on('data', (d: Buffer) => err.push(d));
-  stdin.end(input);
-  const code = await main(['outbound', '--config', config, '--from', from, '--to', ...to], { stdin, stdout, stderr, env: { SIEGEL_LOG__LEVEL: 'info' } });
-  return { code, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') };
+function outbound(from: string, to: readonly string[], input = mail(from, to[0] ?? CITIZEN)): Promise<CliResult> {
+  return runSiegel(['outbound', '--config', config, '--from', from, '--to', ...to], { stdin: input, env: { SIEGEL_LOG__LEVEL: 'info' } });
 }
 
 /** The JSON log lines on stderr, and the other lines as they are. */
