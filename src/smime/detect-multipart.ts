@@ -23,7 +23,9 @@ export interface EntityRange {
 }
 
 /** Splits raw[start, end) at the first empty line (CRLF or LF). A part without empty line is all header. */
-export function entityRange(raw: Buffer, start: number, end: number): EntityRange {
+export function entityRange(whole: Buffer, start: number, end: number): EntityRange {
+  // Searches stop at `end`: an entity among thousands must not make each one scan the rest of the message.
+  const raw = whole.subarray(0, end);
   let pos = start;
   while (pos < end) {
     if (raw[pos] === LF) return { start, headerEnd: pos, bodyStart: pos + 1, end };
@@ -61,12 +63,16 @@ function breakBefore(raw: Buffer, lineStart: number, floor: number): number {
  * missing; the last part then runs to `end`. Stops early (tooMany) after
  * more than maxParts parts.
  */
-export function splitMultipart(raw: Buffer, bodyStart: number, end: number, boundary: string, maxParts = Infinity): MultipartParts {
+export function splitMultipart(whole: Buffer, bodyStart: number, end: number, boundary: string, maxParts = Infinity): MultipartParts {
   const dashBoundary = Buffer.from('--' + boundary, 'latin1');
   const parts: Array<readonly [number, number]> = [];
   let partStart = -1;
   // A delimiter is a whole line's start; a boundary with a line break in it can never be one.
   const searchable = !dashBoundary.includes(LF);
+  // A view that ends at `end` (no copy, same offsets): every search stays inside this body. Searching the whole
+  // message instead made each of thousands of nested or sibling multiparts whose boundary never comes scan to
+  // its end (quadratic: seconds per hostile message with the event loop blocked).
+  const raw = whole.subarray(0, end);
   let pos = bodyStart;
   while (searchable && pos < end) {
     // Straight to the next occurrence (native search) instead of comparing at every line start.

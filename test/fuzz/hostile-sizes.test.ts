@@ -63,6 +63,18 @@ describe('hostile sizes get a verdict quickly', () => {
     expect(results).toEqual(['none']);
   });
 
+  it('9,000 parts that are each a multipart whose boundary never comes, before 4 MB of epilogue', async () => {
+    // Each inner search must stop at its own part: scanning to the end of the message for every one of them
+    // would take 9,000 x 4 MB with the event loop blocked.
+    const parts = Array.from({ length: 9000 }, (_, i) => `--outer\r\nContent-Type: multipart/mixed; boundary="never-${i}"\r\n\r\nno delimiter follows\r\n`).join('');
+    const raw = Buffer.concat([
+      Buffer.from(`${header('Many open multiparts')}Content-Type: multipart/mixed; boundary="outer"\r\n\r\n${parts}--outer--\r\n`, 'latin1'),
+      Buffer.alloc(4 * 1024 * 1024, 'epilogue line without delimiters -------------\r\n'),
+    ]);
+    const { results } = await checker.check(raw);
+    expect(results).toEqual(['none']);
+  });
+
   it.each([
     ['a 2 GiB definite length', Buffer.from('30847fffffff06092a864886f70d010702a0847fffffff3084ffffffff020101', 'hex')],
     ['an 8-octet length', Buffer.from('3088ffffffffffffffff06092a864886f70d010702', 'hex')],
