@@ -177,9 +177,15 @@ export class Uploads {
     return appender.append(data, { maxBytes: record.size });
   }
 
-  /** Withdraws the share an upload became, when what had to follow it (the owner's mail) failed: nobody else holds its link. */
-  async withdraw(result: UploadResult): Promise<void> {
+  /**
+   * Withdraws the share an upload became, when what had to follow it (the
+   * owner's mail) failed: nobody else holds its link. The upload is dropped
+   * too, so the uploader's client finds it gone (404) and starts over
+   * instead of taking the stored result for a success.
+   */
+  async withdraw(token: string, result: UploadResult): Promise<void> {
     await this.o.transfer.revoke(result.shareId).catch(() => false);
+    this.o.store.deleteUpload(secretHash(token));
   }
 
   /** Seals the staging blob and makes it a share (adopted, or re-encrypted and removed). Idempotent. */

@@ -506,6 +506,8 @@ describe('staff area', () => {
       }
       const share = (await test.transfer.list({ owner: 'bauamt@stadt.example', includeInactive: true })).find((s) => s.fileName === 'Gutachten.pdf');
       expect(share?.state).toBe('revoked');
+      // The upload is gone with it: the partner's client starts over instead of taking the withdrawn share for a success.
+      expect((await head(partner, uploadUrl)).status).toBe(404);
     });
 
     it('lets request links expire and answers unknown ones 404', async () => {

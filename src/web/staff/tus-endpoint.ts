@@ -68,9 +68,9 @@ export function createTusEndpoint(options: { readonly path: string; readonly upl
         await binding.finished(result);
       } catch (err) {
         // The owner learns the link only from that mail: a share nobody can reach would just use up the quota.
-        // Withdrawn, and the uploader sees the failure (and can try again) instead of a success nobody hears of.
+        // Withdrawn with its upload: the uploader sees the failure and starts again, instead of a success nobody hears of.
         logger.error({ share: result.shareId, err }, 'after-upload action failed; the share is withdrawn');
-        await uploads.withdraw(result);
+        await uploads.withdraw(id, result);
         throw err instanceof SiegelError ? err : new SiegelError('INTERNAL', `after the upload: ${errorMessage(err)}`, { cause: err });
       }
     }
