@@ -196,7 +196,7 @@ export async function main(argv: readonly string[], io: CliIo = {}): Promise<num
 
   withConfig(files.command('orphans').description('files in the store that no share or upload refers to (left by a crash); --delete removes them'))
     .option('--delete', 'remove the orphaned files unchanged for at least --min-age')
-    .option('--min-age <duration>', 'keep files changed more recently (a share or upload may be being created)', '24h')
+    .option('--min-age <duration>', 'keep files changed more recently (a share or upload may be being created); at least 1h', '24h')
     .option('--json', 'machine-readable output')
     .action(
       run(async (opts: ConfigOptions & FilesOrphansOptions) => {

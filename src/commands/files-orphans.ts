@@ -11,7 +11,7 @@ import { parseDuration } from '../config/units.js';
 import { referencedBlobIds } from '../transfer/blob-references.js';
 import { storedBlobs } from '../transfer/local-blob-inventory.js';
 import { LocalBlobStore } from '../transfer/local-blob-store.js';
-import { orphanedBlobs, type OrphanedBlob } from '../transfer/orphaned-blobs.js';
+import { MIN_AGE_MS, orphanedBlobs, type OrphanedBlob } from '../transfer/orphaned-blobs.js';
 import { blobDirectory } from '../transfer/open.js';
 import { ExitCode, type CommandContext } from './context.js';
 import { humanSize, shortTime, table } from './files-common.js';
@@ -28,8 +28,8 @@ type Outcome = 'removed' | 'would-remove' | 'kept-recent' | 'failed';
 
 export async function filesOrphans(ctx: CommandContext, opts: FilesOrphansOptions): Promise<number> {
   const minAge = parseDuration(opts.minAge ?? DEFAULT_MIN_AGE);
-  if (minAge === undefined) {
-    ctx.stderr.write(`siegel files orphans: --min-age takes a duration such as 24h or 7d (got ${opts.minAge ?? ''})\n`);
+  if (minAge === undefined || minAge < MIN_AGE_MS) {
+    ctx.stderr.write(`siegel files orphans: --min-age takes a duration of at least 1h, such as 24h or 7d (got ${opts.minAge ?? ''})\n`);
     return ExitCode.usage;
   }
   try {

@@ -16,7 +16,11 @@ export interface StoredBlob {
   /** File names in its shard directory, sorted. */
   readonly files: readonly string[];
   readonly bytes: number;
-  /** The newest modification time of its files. */
+  /**
+   * When any of its files last changed: modified, or renamed (the status
+   * change time), since a finished upload becomes a share's file by a
+   * rename that keeps its old modification time.
+   */
   readonly modifiedAt: Date;
   /** Whether a sealed (finished) blob is among the files. */
   readonly sealed: boolean;
@@ -43,7 +47,7 @@ export async function storedBlobs(directory: string): Promise<StoredBlob[]> {
       const entry = found.get(id) ?? { files: [], bytes: 0, modified: 0, sealed: false };
       entry.files.push(name);
       entry.bytes += stats.size;
-      entry.modified = Math.max(entry.modified, stats.mtimeMs);
+      entry.modified = Math.max(entry.modified, stats.mtimeMs, stats.ctimeMs);
       entry.sealed ||= name === id;
       found.set(id, entry);
     }

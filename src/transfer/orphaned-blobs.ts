@@ -7,10 +7,14 @@
  * runs `siegel files orphans --delete`.
  *
  * A file that changed within `minAge` is never counted as removable: a share
- * or upload may be in the middle of being created (its file is written
- * before its row) by a gateway or CLI running now.
+ * or upload may be in the middle of being created (its file is written, or
+ * an upload's renamed, before its row, and a virus scan may run between)
+ * by a gateway or CLI running now. MIN_AGE_MS is the least that is safe.
  */
 import type { StoredBlob } from './local-blob-inventory.js';
+
+/** Below this, a share whose file is still being scanned could be taken for an orphan. */
+export const MIN_AGE_MS = 3_600_000;
 
 export interface OrphanedBlob extends StoredBlob {
   /** Old enough to be removed (unchanged for at least minAge). */

@@ -17,7 +17,10 @@ import { runSiegel } from '../cli/run-siegel.js';
 import { tempDir } from '../pki/test-pki.js';
 import { chunked, readAll } from './blob-test-helpers.js';
 
-const NOW = new Date('2026-11-23T09:00:00.000Z');
+// The command's clock runs three days ahead: it counts a rename (the status change time, which tests cannot set)
+// as a change too, so every file created by the test has changed at least that long before NOW unless its
+// modification time is set later.
+const NOW = new Date(Date.now() + 3 * 86_400_000);
 const DAY = 86_400_000;
 
 async function siegel(argv: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -72,10 +75,10 @@ describe('siegel files orphans', () => {
     mkdirSync(new LocalBlobPaths(directory).shard(interrupted), { recursive: true });
     writeFileSync(path.join(new LocalBlobPaths(directory).shard(interrupted), `${interrupted}.w-1a2b3c`), randomBytes(3000));
     age(directory, interrupted, old);
-    // A file without a row that changed an hour ago: perhaps a share being created right now.
+    // A file without a row that changed two hours ago: perhaps a share being created right now.
     const recent = randomBytes(16).toString('hex');
     await blobs.write(recent, randomBytes(32), chunked(randomBytes(2000)), { maxBytes: 10_000 });
-    age(directory, recent, new Date(NOW.getTime() - 3_600_000));
+    age(directory, recent, new Date(NOW.getTime() - 2 * 3_600_000));
     // An upload in progress: its staging blob is referenced by its row, however old.
     const upload = `upload-${randomBytes(16).toString('hex')}`;
     const appender = await blobs.openAppender(upload, randomBytes(32));
@@ -138,20 +141,42 @@ describe('siegel files orphans', () => {
     }
 
     // A shorter --min-age also takes the recent one; afterwards nothing is left to list.
-    const younger = await siegel(['files', 'orphans', '--config', config, '--delete', '--min-age', '30m']);
+    const younger = await siegel(['files', 'orphans', '--config', config, '--delete', '--min-age', '1h']);
     expect(younger.code).toBe(0);
     expect(filesOf(directory, recent)).toEqual([]);
     const none = await siegel(['files', 'orphans', '--config', config]);
     expect(none.stdout).toMatch(/^Every file in .* belongs to a share or an upload\.\n$/);
   });
 
-  it('refuses a --min-age that is not a duration (exit 2) and says so', async () => {
+  it('keeps a file whose modification time is old but which was renamed (status changed) a moment ago: a finished upload becoming a share', async () => {
     const dir = tempDir('siegel-orphans-');
     const config = path.join(dir, 'siegel.yaml');
     writeFileSync(config, `dataDir: ${path.join(dir, 'data')}\ntrustAnchors: ${path.join(dir, 'anchors')}\n`);
-    const run = await siegel(['files', 'orphans', '--config', config, '--delete', '--min-age', 'yesterday']);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain('--min-age takes a duration such as 24h or 7d (got yesterday)');
+    const directory = blobDirectory(loadConfig({ file: config, env: {} }));
+    const blobs = new LocalBlobStore({ directory, minFreeSpace: 1024 * 1024 });
+    const staged = `upload-${randomBytes(16).toString('hex')}`;
+    await blobs.write(staged, randomBytes(32), chunked(randomBytes(3000)), { maxBytes: 10_000 });
+    const longAgo = new Date(Date.now() - 10 * DAY);
+    age(directory, staged, longAgo);
+    // What adopt() does: the sealed upload becomes the share's file under the share's id, its row not yet written.
+    const shareId = randomBytes(16).toString('hex');
+    await blobs.rename?.(staged, shareId);
+    age(directory, shareId, longAgo);
+    const run = await runSiegel(['files', 'orphans', '--config', config, '--delete', '--json'], { now: new Date(Date.now() + 600_000) });
+    expect(run.code).toBe(0);
+    expect((JSON.parse(run.stdout.toString('utf8')) as Listed[]).map((e) => [e.id, e.outcome])).toEqual([[shareId, 'kept-recent']]);
+    expect(filesOf(directory, shareId)).toEqual([shareId]);
+  });
+
+  it('refuses a --min-age that is not a duration, or below an hour (exit 2), and says so', async () => {
+    const dir = tempDir('siegel-orphans-');
+    const config = path.join(dir, 'siegel.yaml');
+    writeFileSync(config, `dataDir: ${path.join(dir, 'data')}\ntrustAnchors: ${path.join(dir, 'anchors')}\n`);
+    for (const minAge of ['yesterday', '0s', '30m']) {
+      const run = await siegel(['files', 'orphans', '--config', config, '--delete', '--min-age', minAge]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`--min-age takes a duration of at least 1h, such as 24h or 7d (got ${minAge})`);
+    }
   });
 
   it('reports an empty or missing store as having nothing orphaned', async () => {
