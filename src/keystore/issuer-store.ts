@@ -13,6 +13,8 @@
  * test/harvest/issuer-store.conformance.ts.
  */
 import { X509Certificate } from 'node:crypto';
+import { errorMessage } from '../errors.js';
+import { certificateKey } from '../pki/memo.js';
 
 /** Rows kept at most; beyond it the least recently seen go. A city talks to hundreds of partner PKIs, not thousands. */
 export const MAX_ISSUER_CERTIFICATES = 4096;
@@ -72,4 +74,30 @@ export function issuerEntry(certificate: Buffer): IssuerEntry | undefined {
  */
 export function pathIssuers(path: readonly Buffer[]): Buffer[] {
   return path.slice(1, -1);
+}
+
+/**
+ * Stores the CA certificates of validated paths, each once. Never throws:
+ * the certificate they issued is kept already, so a failure is returned for
+ * the caller's log line or report. `kept` holds those the store accepted.
+ */
+export async function keepPathIssuers(
+  store: IssuerStore | undefined,
+  paths: ReadonlyArray<readonly Buffer[]>,
+  now: Date,
+): Promise<{ readonly kept: readonly Buffer[]; readonly error?: string }> {
+  const kept: Buffer[] = [];
+  if (!store) return { kept };
+  try {
+    const done = new Set<string>();
+    for (const der of paths.flatMap(pathIssuers)) {
+      const key = certificateKey(der);
+      if (done.has(key)) continue;
+      done.add(key);
+      if ((await store.put(der, now)) !== 'refused') kept.push(der);
+    }
+    return { kept };
+  } catch (err) {
+    return { kept, error: errorMessage(err) };
+  }
 }

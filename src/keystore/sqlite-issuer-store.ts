@@ -80,6 +80,8 @@ export class SqliteIssuerStore implements IssuerStore {
                  SELECT fingerprint FROM issuer_certificates WHERE fingerprint <> ? ORDER BY last_seen, first_seen, fingerprint LIMIT ?)`,
             )
             .run(entry.fingerprint, rows - this.#limit);
+          // The evicted ones must not stay 'known' in memory, or they would not be written again when seen.
+          this.#confirmed.clear();
         }
         db.exec('COMMIT');
       } catch (err) {

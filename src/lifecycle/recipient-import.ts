@@ -18,10 +18,10 @@
  * anchor) go into the issuer store: the revocation check needs the issuer,
  * which the harvested record does not hold, after every restart too.
  */
-import { errorMessage, SiegelError } from '../errors.js';
+import { SiegelError } from '../errors.js';
 import { harvest } from '../keystore/harvest.js';
 import { newestFirst, type HarvestedRecord, type HarvestedStore } from '../keystore/harvested-store.js';
-import { pathIssuers, type IssuerStore } from '../keystore/issuer-store.js';
+import { keepPathIssuers, type IssuerStore } from '../keystore/issuer-store.js';
 import { encryptionUnfitness, parseCertificate, type CertificateInfo } from '../pki/certificate-info.js';
 import { oneLine, readCertificate, validatePath, MAX_CANDIDATES } from '../pki/path-validation.js';
 import { looksLikePem, readPemBlocks } from '../pki/pem.js';
@@ -169,16 +169,9 @@ export async function importRecipientCertificate(store: HarvestedStore, input: R
 }
 
 async function keepIssuers(store: IssuerStore | undefined, path: readonly Buffer[], now: Date): Promise<Pick<RecipientImportResult, 'issuers' | 'issuersNotKept'>> {
-  const kept: string[] = [];
-  if (!store) return { issuers: kept };
-  try {
-    for (const der of pathIssuers(path)) {
-      if ((await store.put(der, now)) !== 'refused') kept.push(oneLine(readCertificate(der)?.x509.subject ?? ''));
-    }
-    return { issuers: kept };
-  } catch (err) {
-    return { issuers: kept, issuersNotKept: errorMessage(err) };
-  }
+  const { kept, error } = await keepPathIssuers(store, [path], now);
+  const issuers = kept.map((der) => oneLine(readCertificate(der)?.x509.subject ?? ''));
+  return error === undefined ? { issuers } : { issuers, issuersNotKept: error };
 }
 
 /** Every certificate in the file, in order; refuses files that hold none or something else. */

@@ -41,11 +41,13 @@ issuerStoreConformance('SqliteIssuerStore', {
 
 describe('SqliteIssuerStore in siegel.db', () => {
   let issuing: Buffer;
+  let second: Buffer;
   const at = new Date('2027-01-01T00:00:00Z');
 
   beforeAll(async () => {
     const root = await createRootCa({ subject: [['CN', 'Migration Root']], keySpec: 'p256' });
     issuing = (await issueCa(root, { subject: [['CN', 'Migration Issuing CA']], keySpec: 'p256' })).certificate;
+    second = (await issueCa(root, { subject: [['CN', 'Second Issuing CA']], keySpec: 'p256' })).certificate;
   });
 
   it('is schema step 6, the newest', () => {
@@ -126,6 +128,19 @@ describe('SqliteIssuerStore in siegel.db', () => {
     expect(error).toBeInstanceOf(SiegelError);
     expect((error as SiegelError).code).toBe('STORAGE_FAILED');
     expect((error as SiegelError).message).toContain('issuer certificate store is closed');
+  });
+
+  it('writes a certificate again that the bound evicted, although it answered it from memory before', async () => {
+    const store = SqliteIssuerStore.open(freshDataDir(), () => {}, { limit: 1 });
+    try {
+      expect(await store.put(issuing, at)).toBe('added');
+      expect(await store.put(issuing, at)).toBe('known');
+      expect(await store.put(second, at)).toBe('added'); // evicts the first
+      expect(await store.put(issuing, at)).toBe('added');
+      expect(await store.forSubject(new X509Certificate(issuing).subject.split('\n').reverse().join(','))).toHaveLength(1);
+    } finally {
+      await store.close();
+    }
   });
 
   it('answers a repeated put from memory, and sees a row another process removed', async () => {

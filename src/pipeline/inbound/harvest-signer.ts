@@ -14,10 +14,9 @@ import type { Config } from '../../config/schema.js';
 import { errorMessage } from '../../errors.js';
 import { harvest, type HarvestCandidate, type HarvestOutcome } from '../../keystore/harvest.js';
 import type { HarvestedStore } from '../../keystore/harvested-store.js';
-import { pathIssuers, type IssuerStore } from '../../keystore/issuer-store.js';
+import { keepPathIssuers, type IssuerStore } from '../../keystore/issuer-store.js';
 import { certificateRef } from '../../smime/certificate-ref.js';
-import { parseCertificate } from '../../pki/certificate-info.js';
-import { certificateKey } from '../../pki/memo.js';
+import { encryptionUnfitness, parseCertificate } from '../../pki/certificate-info.js';
 import { readCertificate, validatePath } from '../../pki/path-validation.js';
 import type { TrustAnchor } from '../../pki/trust-store.js';
 import type { Stage, StageResult } from '../types.js';
@@ -59,7 +58,7 @@ export function createHarvestStage(options: HarvestStageOptions): Stage<InboundM
       }
       const detail: Record<string, string | number> = {};
       for (const o of outcomes) detail[o.address] = o.action;
-      const issuersError = await keepIssuers(options.issuers, issuerPaths, now);
+      const { error: issuersError } = await keepPathIssuers(options.issuers, issuerPaths, now);
       if (issuersError) detail.issuers = `not kept: ${issuersError}`;
       return result(outcomes.some((o) => o.action === 'added' || o.action === 'superseded') ? 'stored' : 'unchanged', detail);
     },
@@ -67,35 +66,14 @@ export function createHarvestStage(options: HarvestStageOptions): Stage<InboundM
 }
 
 /**
- * Stores the CA certificates of the paths; a failure is returned for the
- * stage's log line, never thrown: the certificate itself is kept already.
- */
-async function keepIssuers(store: IssuerStore | undefined, paths: ReadonlyArray<readonly Buffer[]>, now: Date): Promise<string | undefined> {
-  if (!store) return undefined;
-  try {
-    const done = new Set<string>();
-    for (const der of paths.flatMap(pathIssuers)) {
-      const key = certificateKey(der);
-      if (done.has(key)) continue;
-      done.add(key);
-      await store.put(der, now);
-    }
-    return undefined;
-  } catch (err) {
-    return errorMessage(err);
-  }
-}
-
-/**
  * Whether harvest() could choose this certificate for one of the addresses
- * (an end-entity certificate naming one of them); the message's CA
- * certificates and others' certificates then need no path validation of
- * their own.
+ * (the shared rule, encryptionUnfitness): the message's CA certificates and
+ * others' certificates then need no path validation of their own.
  */
-function mayBeChosen(der: Buffer, addresses: readonly string[]): boolean {
+function mayBeChosen(der: Buffer, addresses: readonly string[], now: Date): boolean {
   try {
     const info = parseCertificate(der);
-    return !info.isCA && addresses.some((a) => info.emailAddresses.includes(a.trim().toLowerCase()));
+    return addresses.some((a) => encryptionUnfitness(info, a.trim().toLowerCase(), now) === undefined);
   } catch {
     return false; // unreadable: harvest() skips it too
   }
@@ -134,7 +112,7 @@ async function harvestOne(signature: SignatureFinding, options: HarvestStageOpti
   const preference = outcome.encryptionKeyPreference;
   const candidates: HarvestCandidate[] = [{ certificate: signer, source: 'signer', anchorFingerprint: signerAnchor }];
   for (const der of outcome.certificates) {
-    if (der.equals(signer) || !mayBeChosen(der, addresses)) continue;
+    if (der.equals(signer) || !mayBeChosen(der, addresses, now)) continue;
     let source: HarvestCandidate['source'] = 'same-address';
     try {
       if (preference) {
