@@ -16,7 +16,7 @@ import { availableParallelism } from 'node:os';
 import type { BulkOperation } from './bulk-protocol.js';
 import { PoolWorker, WorkerLost, type JobOutput } from './bulk-thread.js';
 
-/** Consecutive workers that died before coming online after which the pool gives up. */
+/** Consecutive workers that died before their module had loaded (no 'ready') after which the pool gives up. */
 const MAX_START_FAILURES = 3;
 /** A worker idle this long is ended: each holds about 14 MB, and large messages come in bursts. */
 const IDLE_MS = 60_000;
@@ -33,9 +33,13 @@ export class BulkPool {
   /** Resolves close() once the last worker has exited. */
   #drained: (() => void) | undefined;
 
-  constructor(size: number, options: { readonly idleMs?: number } = {}) {
+  readonly #workerFile: URL | undefined;
+
+  /** `workerFile` replaces the worker module, for tests of a worker that cannot load. */
+  constructor(size: number, options: { readonly idleMs?: number; readonly workerFile?: URL } = {}) {
     this.#size = size;
     this.#idleMs = options.idleMs ?? IDLE_MS;
+    this.#workerFile = options.workerFile;
   }
 
   /** false once workers could not be started: callers compute inline. */
@@ -104,7 +108,7 @@ export class BulkPool {
     if (this.#workers.size < this.#size) {
       let worker: PoolWorker;
       try {
-        worker = new PoolWorker((gone, startedOk) => this.#onExit(gone, startedOk));
+        worker = new PoolWorker((gone, startedOk) => this.#onExit(gone, startedOk), this.#workerFile);
       } catch {
         // No thread could be made (ERR_WORKER_INIT_FAILED): counts as a failed start; this job is computed inline.
         this.#startFailures++;
@@ -150,9 +154,15 @@ export class BulkPool {
       return;
     }
     this.#startFailures = startedOk ? 0 : this.#startFailures + 1;
-    // A job waiting for a worker gets a fresh one (or, with the pool off, none).
+    // A job waiting for a worker gets a fresh one. When none can be had (the pool switched off, or no thread
+    // could be made), every waiting job is released to compute inline: no worker is left to release them later.
     const waiter = this.#waiting.shift();
-    if (waiter) void this.#acquire().then(waiter);
+    if (waiter) {
+      void this.#acquire().then((next) => {
+        waiter(next);
+        if (!next) for (const other of this.#waiting.splice(0)) other(undefined);
+      });
+    }
   }
 }
 

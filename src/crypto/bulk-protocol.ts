@@ -44,6 +44,8 @@ export interface SerializedError {
 }
 
 export type FromWorker =
+  /** Sent once the worker's module has loaded: only then does it count as started. */
+  | { readonly kind: 'ready' }
   | { readonly kind: 'ack'; readonly job: number; readonly output?: Uint8Array }
   /** output: the digest, or the cipher's final() bytes; tag: the GCM tag of an encryption. */
   | { readonly kind: 'done'; readonly job: number; readonly output: Uint8Array; readonly tag?: Uint8Array }

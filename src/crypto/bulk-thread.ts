@@ -43,7 +43,7 @@ const WORKER_FILE = new URL(`./bulk-worker${path.extname(fileURLToPath(import.me
 
 interface ActiveJob {
   readonly id: number;
-  onMessage(message: FromWorker): void;
+  onMessage(message: Exclude<FromWorker, { readonly kind: 'ready' }>): void;
   onLost(error: WorkerLost): void;
 }
 
@@ -57,14 +57,13 @@ export class PoolWorker {
   /** Shared memory for copied pieces, allocated with the first input that needs copying. */
   #slots: Uint8Array[] | undefined;
 
-  constructor(onExit: (worker: PoolWorker, startedOk: boolean) => void) {
-    this.#worker = new Worker(WORKER_FILE);
+  /** `file`: the worker module (another one only in tests of what happens when it cannot load). */
+  constructor(onExit: (worker: PoolWorker, startedOk: boolean) => void, file: URL = WORKER_FILE) {
+    this.#worker = new Worker(file);
     this.#worker.unref();
-    this.#worker.on('online', () => {
-      this.#online = true;
-    });
     this.#worker.on('message', (message: FromWorker) => {
-      if (this.#job && message.job === this.#job.id) this.#job.onMessage(message);
+      if (message.kind === 'ready') this.#online = true;
+      else if (this.#job && message.job === this.#job.id) this.#job.onMessage(message);
     });
     let cause = 'exited';
     this.#worker.on('error', (err) => {
@@ -135,8 +134,14 @@ export class PoolWorker {
         },
       };
       this.#worker.ref();
-      post({ kind: 'start', job: id, operation });
-      pump();
+      try {
+        post({ kind: 'start', job: id, operation });
+        pump();
+      } catch (err) {
+        // E.g. the shared slots could not be allocated: the job fails (and is computed inline), the worker stays usable and unref'd.
+        finish();
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
     });
   }
 

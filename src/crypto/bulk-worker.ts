@@ -106,3 +106,7 @@ function serialize(err: unknown): SerializedError {
 function send(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   (port as NonNullable<typeof port>).postMessage(message, transfer);
 }
+
+// Last: a worker whose module failed to load (a missing file, a broken import) never says this, and the pool
+// counts it as a failed start ('online' alone comes even then).
+send({ kind: 'ready' });

@@ -7,8 +7,13 @@
  * costs the job nothing (it is computed inline) and is replaced.
  */
 import { createCipheriv, createDecipheriv, createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { BULK_THRESHOLD, decryptChunks, digestChunks, encryptChunks } from '../../src/crypto/bulk-crypto.js';
 import { BulkPool, bulkPool, closeBulkPool } from '../../src/crypto/bulk-pool.js';
+import { WorkerLost } from '../../src/crypto/bulk-thread.js';
 import { chunked, cuts, outcome, pseudoRandom, referenceDecrypt, referenceDigest, referenceEncrypt, type Backing } from './bulk-data.js';
 
 const KEY = Buffer.alloc(32, 0x42);
@@ -170,6 +175,26 @@ describe('workers that die', () => {
     await closeBulkPool();
     const data = pseudoRandom(BULK_THRESHOLD * 2, 8);
     expect((await digestChunks('sha256', [data])).equals(referenceDigest('sha256', data))).toBe(true);
+  });
+
+  it('switches itself off when its workers cannot even load, and releases every job waiting for one', async () => {
+    // A worker module that throws while loading: Node still reports the thread 'online', the pool must not believe it.
+    const dir = mkdtempSync(path.join(tmpdir(), 'siegel-bulk-broken-'));
+    const broken = path.join(dir, 'broken-worker.mjs');
+    writeFileSync(broken, "throw new Error('this worker cannot load');\n");
+    const pool = new BulkPool(1, { workerFile: pathToFileURL(broken) });
+    try {
+      const data = pseudoRandom(BULK_THRESHOLD, 10);
+      // Five jobs for one worker slot: each that gets a worker loses it; once the pool is off, the rest get none.
+      const settled = await Promise.allSettled([1, 2, 3, 4, 5].map(() => pool.run({ type: 'digest', algorithm: 'sha256' }, [data])));
+      expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected', 'rejected']);
+      expect(settled.every((s) => s.status === 'rejected' && s.reason instanceof WorkerLost)).toBe(true);
+      expect(pool.available).toBe(false);
+      expect(pool.stats.workers).toBe(0);
+    } finally {
+      await pool.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('closing waits for a running job, which completes', async () => {

@@ -124,11 +124,6 @@ function uniqueByFingerprint(certificates: readonly EncryptionCertificate[]): En
   return certificates.filter((c) => !seen.has(c.fingerprint) && seen.add(c.fingerprint));
 }
 
-/**
- * Whether the ContentInfo is AuthEnvelopedData: read from the DER that was
- * written (its content type follows the outer SEQUENCE header), so the
- * smime-type and the log always say what the envelope is.
- */
 /** Per recipient kind, for the log: the rule of envelope-encrypt.ts (OAEP only when advertised, ECDH for EC keys). */
 function keyManagementCounts(recipients: ReadonlyArray<{ certificate: Buffer; capabilities: readonly string[] }>): Record<string, number> {
   const counts: Record<string, number> = {};
