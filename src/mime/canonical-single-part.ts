@@ -11,15 +11,13 @@
 import { CR, LF, isSevenBitSafe, scanChunks } from './bytes.js';
 import { splitFields, splitHeaderBody, type HeaderField } from './headers.js';
 import type { MimeLimits } from './limits.js';
+import { isEntityContentField } from './content-fields.js';
 
 export interface CanonicalSinglePart {
   readonly outerFields: readonly HeaderField[];
   readonly entity: Buffer[];
   readonly entityLength: number;
 }
-
-/** Fields that start with Content- but describe the message (kept in the outer header, as the splitter's path does). */
-const MESSAGE_LEVEL_CONTENT_FIELDS = new Set(['content-class', 'content-return', 'content-identifier']);
 
 /** Encodings under which 7-bit safe bytes stay as they are (8bit/binary labels would be rewritten to 7bit). */
 const KEPT_ENCODINGS = new Set(['7bit', 'quoted-printable', 'base64']);
@@ -43,7 +41,7 @@ export function canonicalSinglePart(raw: Buffer, limits: MimeLimits): CanonicalS
   for (const field of splitFields(header)) {
     const name = field.name.toLowerCase();
     if (name === '') return undefined;
-    if (!name.startsWith('content-') || MESSAGE_LEVEL_CONTENT_FIELDS.has(name)) {
+    if (!isEntityContentField(name)) {
       outerFields.push(field);
       continue;
     }

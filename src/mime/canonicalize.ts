@@ -20,6 +20,7 @@ import { splitterError } from './limits.js';
 import type { LimitGuard } from './limits.js';
 import type { OutputBuilder } from './output.js';
 import { split, splitterOptions } from './split.js';
+import { isEntityContentField } from './content-fields.js';
 
 /**
  * entity: the top level of a message to be signed; its non-Content-* fields
@@ -49,17 +50,8 @@ function depthOf(node: MimeNode): number {
   return depth;
 }
 
-/**
- * Header fields that start with "Content-" but describe the message, not
- * the MIME entity: Outlook's Content-Class (it tells a meeting request from
- * a note and is read from the top-level header) and the X.400 gateway
- * fields. They stay outside the signed entity, where clients look for them.
- */
-const MESSAGE_LEVEL_CONTENT_FIELDS = new Set(['content-class', 'content-return', 'content-identifier']);
-
 function isContentField(f: HeaderField): boolean {
-  const name = f.name.toLowerCase();
-  return name.startsWith('content-') && !MESSAGE_LEVEL_CONTENT_FIELDS.has(name);
+  return isEntityContentField(f.name);
 }
 
 function endsWithLf(buf: Buffer): boolean {

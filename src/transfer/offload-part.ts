@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { splitFields } from '../mime/headers.js';
 import { encodeQuotedPrintable } from '../mime/quoted-printable.js';
 import { noteHtml, noteText, type OffloadedFile } from './offload-note.js';
+import { isEntityContentField } from '../mime/content-fields.js';
 
 export type LineEnding = '\r\n' | '\n';
 
@@ -19,12 +20,6 @@ export interface NotePartOptions {
    */
   readonly rootHeader?: Buffer;
 }
-
-/**
- * Header fields that start with "Content-" but belong to the message, not
- * its content (Outlook's Content-Class, X.400 fields): they stay.
- */
-const MESSAGE_LEVEL_CONTENT_FIELDS = new Set(['content-class', 'content-return', 'content-identifier']);
 
 function qp(text: string, eol: LineEnding): string {
   const encoded = encodeQuotedPrintable([Buffer.from(text, 'utf8')], { text: true }).toString('latin1');
@@ -42,7 +37,7 @@ function keptRootFields(rootHeader: Buffer): { kept: Buffer[]; hasMimeVersion: b
   let hasMimeVersion = false;
   for (const field of splitFields(rootHeader)) {
     const name = field.name.toLowerCase();
-    if (name.startsWith('content-') && !MESSAGE_LEVEL_CONTENT_FIELDS.has(name)) continue;
+    if (isEntityContentField(name)) continue;
     if (name === 'mime-version') hasMimeVersion = true;
     kept.push(field.raw);
   }
