@@ -12,6 +12,17 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] as string);
 }
 
+const pad = (n: number): string => String(n).padStart(2, '0');
+
+/** "07.12.2026, 13:57 UTC" / "2026-12-07 13:57 UTC": unambiguous in each language (the reader's time zone is unknown). */
+export function formatExpiry(date: Date, language: Language): string {
+  const d = pad(date.getUTCDate());
+  const m = pad(date.getUTCMonth() + 1);
+  const y = date.getUTCFullYear();
+  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
+  return language === 'de' ? `${d}.${m}.${y}, ${time}` : `${y}-${m}-${d} ${time}`;
+}
+
 /** The text/plain body (LF line endings; the caller encodes it). */
 export function bilingualText(section: (language: Language) => string): string {
   return `${section('de')}\n\n----\n\n${section('en')}\n`;

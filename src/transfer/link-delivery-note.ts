@@ -5,8 +5,7 @@
  * language is unknown, so the notice says it in German first, then in
  * English (as the offload note does); times in UTC.
  */
-import { bilingualHtml, bilingualText, escapeHtml, type Language } from './bilingual-note.js';
-import { formatExpiry } from './offload-note.js';
+import { bilingualHtml, bilingualText, escapeHtml, formatExpiry, type Language } from './bilingual-note.js';
 
 export interface LinkNotice {
   /** The sender as shown (the From address). */
@@ -60,23 +59,21 @@ export function linkNoticeHtml(notice: LinkNotice): string {
 /** The mail to the sender: the password, to be passed on by phone or another channel, never by e-mail. */
 export function passwordMail(input: { recipients: readonly string[]; subject: string; password: string; expiresAt: Date }): { subject: string; text: string } {
   const to = input.recipients.join(', ');
-  const text = [
-    `Ihre Nachricht „${input.subject}“ an ${to} wurde als sicherer Link zugestellt, weil kein Zertifikat für die Verschlüsselung vorliegt.`,
-    'Bitte geben Sie dem Empfänger dieses Passwort telefonisch oder auf einem anderen Weg weiter, nicht per E-Mail:',
-    '',
-    `    ${input.password}`,
-    '',
-    `Der Link ist gültig bis ${formatExpiry(input.expiresAt, 'de')}.`,
-    '',
-    '----',
-    '',
-    `Your message "${input.subject}" to ${to} was sent as a secure link, as no certificate for encryption is known.`,
-    'Please pass this password to the recipient by phone or another channel, not by e-mail:',
-    '',
-    `    ${input.password}`,
-    '',
-    `The link expires on ${formatExpiry(input.expiresAt, 'en')}.`,
-    '',
-  ].join('\n');
+  const wording: Record<Language, readonly [string, string, string]> = {
+    de: [
+      `Ihre Nachricht „${input.subject}“ an ${to} wurde als sicherer Link zugestellt, weil kein Zertifikat für die Verschlüsselung vorliegt.`,
+      'Bitte geben Sie dem Empfänger dieses Passwort telefonisch oder auf einem anderen Weg weiter, nicht per E-Mail:',
+      `Der Link ist gültig bis ${formatExpiry(input.expiresAt, 'de')}.`,
+    ],
+    en: [
+      `Your message "${input.subject}" to ${to} was sent as a secure link, as no certificate for encryption is known.`,
+      'Please pass this password to the recipient by phone or another channel, not by e-mail:',
+      `The link expires on ${formatExpiry(input.expiresAt, 'en')}.`,
+    ],
+  };
+  const text = bilingualText((language) => {
+    const [sent, pass, expiry] = wording[language];
+    return [sent, pass, '', `    ${input.password}`, '', expiry].join('\n');
+  });
   return { subject: `Passwort für Ihre sichere Nachricht / Password for your secure message: ${input.subject}`, text };
 }

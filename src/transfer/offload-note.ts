@@ -5,7 +5,7 @@
  * German first, then in English. Times are given in UTC: the recipient's
  * time zone is unknown too.
  */
-import { bilingualHtml, bilingualText, escapeHtml, type Language } from './bilingual-note.js';
+import { bilingualHtml, bilingualText, escapeHtml, formatExpiry, type Language } from './bilingual-note.js';
 
 export interface OffloadedFile {
   readonly fileName: string;
@@ -35,17 +35,6 @@ export function humanSize(bytes: number, language: Language): string {
 function exactBytes(bytes: number, language: Language): string {
   const grouped = String(bytes).replace(/\B(?=(\d{3})+(?!\d))/g, language === 'de' ? '.' : ',');
   return language === 'de' ? `${grouped} Bytes` : `${grouped} bytes`;
-}
-
-const pad = (n: number): string => String(n).padStart(2, '0');
-
-/** "07.12.2026, 13:57 UTC" / "2026-12-07 13:57 UTC": unambiguous in each language. */
-export function formatExpiry(date: Date, language: Language): string {
-  const d = pad(date.getUTCDate());
-  const m = pad(date.getUTCMonth() + 1);
-  const y = date.getUTCFullYear();
-  const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
-  return language === 'de' ? `${d}.${m}.${y}, ${time}` : `${y}-${m}-${d} ${time}`;
 }
 
 /**

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodedContent, decodedSize, findAttachments, type AttachmentPart } from '../../src/mime/attachment-parts.js';
 import { notePart } from '../../src/transfer/offload-part.js';
-import { formatExpiry, humanSize, noteHtml, noteText } from '../../src/transfer/offload-note.js';
+import { formatExpiry } from '../../src/transfer/bilingual-note.js';
+import { humanSize, noteHtml, noteText } from '../../src/transfer/offload-note.js';
 import { tempDir } from '../pki/test-pki.js';
 import { mixedMessage, PIXEL_PNG, pythonLeaves, sha256 } from './offload-messages.js';
 

@@ -73,22 +73,16 @@ export function createLinkDelivery(options: LinkDeliveryOptions): LinkDelivery {
       origin: 'offload',
       expectedSize: message.size,
     });
-    try {
-      // Before the notice leaves: a link whose password never reaches the sender would help nobody.
-      await notifier.send({ to: owner, ...passwordMail({ recipients: message.envelope.rcptTo, subject: subjectField.trim(), password, expiresAt: share.expiresAt }) });
-    } catch (err) {
-      // The client keeps the message and tries again, getting a new link and password.
-      await transfer.revoke(share.id, owner).catch(() => false);
-      throw err;
-    }
     const undo = async (): Promise<void> => {
       await transfer.revoke(share.id, owner).catch(() => false);
     };
-    const notice = pipelineMessage(message.envelope, buildNotice(head, owner, share));
     let signed;
     try {
-      signed = await sign.run(notice, context);
+      // Before the notice leaves: a link whose password never reaches the sender would help nobody.
+      await notifier.send({ to: owner, ...passwordMail({ recipients: message.envelope.rcptTo, subject: subjectField.trim(), password, expiresAt: share.expiresAt }) });
+      signed = await sign.run(pipelineMessage(message.envelope, buildNotice(head, owner, share)), context);
     } catch (err) {
+      // The client keeps the message and tries again, getting a new link and password.
       await undo();
       throw err;
     }
