@@ -7,6 +7,7 @@ import { errorMessage } from '../errors.js';
 import type { HarvestedRecord } from '../keystore/harvested-store.js';
 import { SqliteHarvestedStore } from '../keystore/sqlite-harvested-store.js';
 import { ExitCode, type CommandContext } from './context.js';
+import { table } from './table.js';
 
 const DAY = 86_400_000;
 
@@ -80,15 +81,4 @@ export function toHarvestedListing(record: HarvestedRecord, now: Date): Harveste
     lastSeen: record.lastSeen.toISOString(),
     anchorFingerprint: record.anchorFingerprint,
   };
-}
-
-/** Columns separated by two spaces, the last one not padded (same look as `certs list`). */
-export function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => (row[i] ?? '').length)));
-  const line = (row: readonly string[]) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return `${[header, ...rows].map(line).join('\n')}\n`;
 }

@@ -10,6 +10,7 @@ import { summarize, type IdentitySummary } from '../keystore/keystore.js';
 import { openIdentityStore } from '../keystore/open.js';
 import { identityLifecycles, type IdentityLifecycle, type IdentityStatus } from '../lifecycle/identity-status.js';
 import { ExitCode, type CommandContext } from './context.js';
+import { table } from './table.js';
 
 /** enrollment.expiryWarning's default, for callers without a config at hand. */
 const DEFAULT_WARNING_MS = 30 * 86_400_000;
@@ -58,7 +59,7 @@ export async function certsList(ctx: CommandContext, opts: CertsListOptions): Pr
   } else if (listing.length === 0) {
     ctx.stdout.write('No identities enrolled. Add one with `siegel enroll import`.\n');
   } else {
-    ctx.stdout.write(table(listing));
+    ctx.stdout.write(listingTable(listing));
   }
   return ExitCode.ok;
 }
@@ -103,7 +104,7 @@ export function statusText(listing: Pick<IdentityListing, 'status' | 'expiring' 
   return listing.renewedBy !== null ? `${base}, renewed` : base;
 }
 
-function table(rows: readonly IdentityListing[]): string {
+function listingTable(rows: readonly IdentityListing[]): string {
   const header = ['MAILBOX', 'ROLE', 'STATE', 'SUBJECT', 'ISSUER', 'SERIAL', 'EXPIRES', 'DAYS LEFT', 'STATUS'];
   const cells = rows.map((r) => [
     r.mailbox,
@@ -116,11 +117,5 @@ function table(rows: readonly IdentityListing[]): string {
     r.daysLeft === null ? '-' : r.daysLeft < 0 ? 'expired' : String(r.daysLeft),
     statusText(r),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => (row[i] ?? '').length)));
-  const line = (row: readonly string[]) =>
-    row
-      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-      .join('  ')
-      .trimEnd();
-  return `${[header, ...cells].map(line).join('\n')}\n`;
+  return table(header, cells);
 }

@@ -41,5 +41,4 @@ export function humanSize(bytes: number): string {
   return unit === 0 ? `${bytes} B` : `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
 
-/** Columns separated by two spaces, as `certs list` prints them. */
-export { table } from './certs-harvested.js';
+export { table } from './table.js';

@@ -29,7 +29,8 @@ export function httpCaIssuersFetcher(options: CaIssuersFetchOptions = {}): CaIss
       if (err.kind === 'timeout') throw new Error(`no answer within ${timeoutMs / 1000} s`);
       if (err.kind === 'too-large') throw new Error(`the answer is larger than ${maxBytes} bytes`);
       // The URL is in the warning already: "HTTP 404", not "host answered HTTP 404".
-      throw new Error(err.kind === 'status' ? err.message.replace(/^\S+ answered /, '') : err.message);
+      if (err.status) throw new Error(`HTTP ${err.status.code}${err.status.redirectNotFollowed ? ' (redirects are not followed)' : ''}`);
+      throw new Error(err.message);
     }
   };
 }

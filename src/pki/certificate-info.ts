@@ -63,11 +63,14 @@ const CURVE_NAMES: Record<string, { name: string; bits: number }> = {
   brainpoolP512r1: { name: 'brainpoolP512r1', bits: 512 },
 };
 
-/** Throws (plain Error) when the bytes are not a DER X.509 certificate. */
 /** The certificate's public key, memoised by content (a KeyObject is immutable); throws for bytes that are not a certificate. */
 export const certificatePublicKey: (der: Buffer) => KeyObject = memoByCertificate((der) => new X509Certificate(der).publicKey);
 
-/** Memoised by content (see memo.ts): the result is immutable and the same certificates arrive with every message. Throws for bytes that are not a certificate. */
+/**
+ * Memoised by content (see memo.ts): the result is immutable and the same
+ * certificates arrive with every message. Throws (plain Error) when the
+ * bytes are not a DER X.509 certificate.
+ */
 export const parseCertificate: (der: Buffer) => CertificateInfo = memoByCertificate(parseCertificateUncached);
 
 function parseCertificateUncached(der: Buffer): CertificateInfo {

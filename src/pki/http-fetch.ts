@@ -18,6 +18,8 @@ export class FetchError extends Error {
     message: string,
     /** 'too-large' lets callers say "CRL too large" rather than "unreachable". */
     readonly kind: 'network' | 'timeout' | 'status' | 'too-large' | 'unsupported-url' = 'network',
+    /** For kind 'status': the HTTP status, and whether it was a redirect that was not followed. */
+    readonly status?: { readonly code: number; readonly redirectNotFollowed?: boolean },
   ) {
     super(message);
   }
@@ -43,7 +45,7 @@ export async function fetchBytes(url: string, options: FetchOptions): Promise<Bu
   for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
     const answer = await exchange(target, options, deadline);
     if (answer.kind === 'body') return answer.body;
-    if (options.followRedirects === false) throw new FetchError(`${new URL(target).host} answered HTTP ${answer.status} (redirects are not followed)`, 'status');
+    if (options.followRedirects === false) throw new FetchError(`${new URL(target).host} answered HTTP ${answer.status} (redirects are not followed)`, 'status', { code: answer.status, redirectNotFollowed: true });
     target = answer.location;
   }
   throw new FetchError(`more than ${MAX_REDIRECTS} redirects from ${url}`, 'status');
@@ -95,7 +97,7 @@ function exchange(url: string, options: FetchOptions, deadline: number): Promise
       }
       if (status !== 200) {
         response.resume();
-        finish(new FetchError(`${parsed.host} answered HTTP ${status}`, 'status'));
+        finish(new FetchError(`${parsed.host} answered HTTP ${status}`, 'status', { code: status }));
         return;
       }
       const declared = Number(response.headers['content-length'] ?? NaN);

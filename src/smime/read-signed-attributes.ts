@@ -111,7 +111,6 @@ function readTime(ber: BerReader, node: BerNode | undefined): Date | undefined {
   return decodeTime(node.tag, ber.contents(node));
 }
 
-/** SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL }; unreadable entries are skipped. */
 /** Encodings up to this size are remembered; a client sends the same list with every message. */
 const MAX_REMEMBERED_CAPABILITIES = 1024;
 const CAPABILITIES = new BoundedCache<{ readonly value: readonly string[] | undefined }>(256);
@@ -130,6 +129,7 @@ function capabilitiesOf(ber: BerReader, node: BerNode | undefined): readonly str
   return value;
 }
 
+/** SMIMECapabilities ::= SEQUENCE OF SEQUENCE { capabilityID OID, parameters ANY OPTIONAL }; unreadable entries are skipped. */
 function readCapabilities(ber: BerReader, node: BerNode | undefined): string[] | undefined {
   if (node?.tag !== 0x30) return undefined;
   const oids: string[] = [];
