@@ -19,7 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
+import { bothListenersYaml, startTestGateway, type TestGateway } from '../serve/test-gateway.js';
 import { closedPort, sendMail } from '../smtp/helpers.js';
 import { CookieJar, call, signIn, type StaffTest } from '../web/staff-helpers.js';
 import { MAILBOX, acceptedCopies, filesBelow, messageWithAttachment, sharesOf } from './fault-gateway.js';
@@ -44,13 +44,7 @@ beforeAll(async () => {
       filesDir = path.join(dir, 'files');
       return [
         'internalDomains: [stadt.example]',
-        'smtp:',
-        '  submission:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        '  inbound:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
+        ...bothListenersYaml(hop.url),
         'web:',
         // A fixed port: the sign-in link mailed to staff must lead back to the gateway process.
         `  listen: 127.0.0.1:${webPort}`,

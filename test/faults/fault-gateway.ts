@@ -14,7 +14,7 @@ import type { Config } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/log.js';
 import { openTransferService } from '../../src/transfer/open.js';
 import type { ShareInfo } from '../../src/transfer/types.js';
-import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
+import { bothListenersYaml, startTestGateway, type TestGateway } from '../serve/test-gateway.js';
 import { sendMail, type SendOutcome } from '../smtp/helpers.js';
 import { startFaultHop, type FaultHop, type HopScript } from './fault-hop.js';
 
@@ -32,15 +32,7 @@ export async function startFaultGateway(hop: FaultHop, extra = '', nextHopTimeou
     configTail: () =>
       [
         'internalDomains: [stadt.example]',
-        'smtp:',
-        '  submission:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        `    nextHop: { timeout: ${nextHopTimeout} }`,
-        '  inbound:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        `    nextHop: { timeout: ${nextHopTimeout} }`,
+        ...bothListenersYaml(hop.url, [`    nextHop: { timeout: ${nextHopTimeout} }`]),
         extra,
       ].join('\n'),
     mailboxes: [MAILBOX],

@@ -4,7 +4,7 @@
  * relay to one counting next hop, hostile message builders, and a sampler
  * of the process's peak memory while a transaction runs.
  */
-import { startTestGateway, type TestGateway } from '../serve/test-gateway.js';
+import { bothListenersYaml, startTestGateway, type TestGateway } from '../serve/test-gateway.js';
 import { startFakeNextHop, type FakeNextHop } from '../smtp/helpers.js';
 
 export const MAILBOX = 'amt@stadt.example';
@@ -26,15 +26,7 @@ export async function startHostileGateway(listenerExtra = ''): Promise<HostileGa
       [
         'internalDomains: [stadt.example]',
         'authservId: mx.stadt.example',
-        'smtp:',
-        '  submission:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        listenerExtra.trimEnd(),
-        '  inbound:',
-        '    listen: 127.0.0.1:0',
-        `    relay: ${hop.url}`,
-        listenerExtra.trimEnd(),
+        ...bothListenersYaml(hop.url, [listenerExtra.trimEnd()]),
         '',
       ]
         .filter((line) => line !== '')

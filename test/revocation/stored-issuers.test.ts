@@ -36,6 +36,7 @@ import { loadConfiguredAnchors } from '../../src/pki/configured-anchors.js';
 import { createRootCa, issueMailbox } from '../../src/pki/generate.js';
 import { revocationUrls } from '../../src/pki/revocation/certificate-fields.js';
 import { siegel } from '../lifecycle/helpers.js';
+import { bothListenersYaml } from '../serve/test-gateway.js';
 import { captureLogger, sendMail, startFakeNextHop, tempDir, type FakeNextHop } from '../smtp/helpers.js';
 import { freePort, OpensslCa, startOcspResponder, TestHttpServer, type IssuedFiles, type Running } from './openssl-pki.js';
 
@@ -113,13 +114,7 @@ async function gatewayDir(name: string): Promise<GatewayDir> {
       'masterKeyFile: master.key',
       'internalDomains: [stadt.example]',
       'authservId: mx.stadt.example',
-      'smtp:',
-      '  submission:',
-      '    listen: 127.0.0.1:0',
-      `    relay: ${hop.url}`,
-      '  inbound:',
-      '    listen: 127.0.0.1:0',
-      `    relay: ${hop.url}`,
+      ...bothListenersYaml(hop.url),
       'web:',
       '  listen: 127.0.0.1:0',
       'revocation:',

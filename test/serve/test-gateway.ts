@@ -53,3 +53,12 @@ export async function startTestGateway(options: { configTail: (dir: string) => s
     },
   };
 }
+
+/**
+ * The smtp: block of a config with both listeners on free ports relaying to
+ * `relay`; `listenerLines` (4-space indented YAML) are added to each.
+ */
+export function bothListenersYaml(relay: string, listenerLines: readonly string[] = []): string[] {
+  const listener = (name: string): string[] => [`  ${name}:`, '    listen: 127.0.0.1:0', `    relay: ${relay}`, ...listenerLines];
+  return ['smtp:', ...listener('submission'), ...listener('inbound')];
+}
