@@ -152,15 +152,27 @@ function extensionSection(e: Extensions): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** A port nothing listens on right now (the responder binds it next; the kernel does not hand it out again at once). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/**
+ * A port nothing listens on right now, for a responder that binds it later
+ * (its URL goes into certificates first). Taken below Linux's ephemeral
+ * range (32768-60999), from which listen(0) and outgoing connections of the
+ * tests running in parallel draw: a port from that range could be handed to
+ * one of them before openssl binds it ("Address already in use").
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    // On all interfaces, as openssl ocsp listens.
+    if (await bindable(port)) return port;
+  }
+  throw new Error('no free port found below the ephemeral range');
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = net.createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
   });
 }
 
@@ -175,7 +187,18 @@ export interface Running {
  * is asked). Resolves when it says it accepts connections.
  */
 export async function startOcspResponder(ca: OpensslCa, signer: { certPath: string; keyPath: string }, options: { port?: number; ndays?: number } = {}): Promise<Running> {
-  const port = options.port ?? (await freePort());
+  // A free port found here can be taken by another test before openssl binds it (tests run in parallel): try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOcspResponderOn(options.port ?? (await freePort()), ca, signer, options);
+    } catch (err) {
+      const taken = err instanceof Error && err.message.includes('Address already in use');
+      if (!taken || options.port !== undefined || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function startOcspResponderOn(port: number, ca: OpensslCa, signer: { certPath: string; keyPath: string }, options: { ndays?: number }): Promise<Running> {
   const args = ['ocsp', '-index', 'index.txt', '-port', String(port), '-rsigner', signer.certPath, '-rkey', signer.keyPath, '-CA', 'ca.pem', ...(options.ndays !== undefined ? ['-ndays', String(options.ndays)] : [])];
   const child = spawn('openssl', args, { cwd: ca.dir, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
